@@ -1,0 +1,54 @@
+"""The ``embed-studio`` command: ``check``, ``embed``, ``serve-emulator`` and ``gui``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from desktop import __version__
+from desktop.cli import check, embed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="embed-studio",
+        description="Embed your own images with Cohere's Embed API, and see exactly what is sent.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check.add_parser(sub)
+    embed.add_parser(sub)
+    serve = sub.add_parser(
+        "serve-emulator",
+        help="start a Cohere-compatible local server (for trying the app without a key)",
+        description="Start a Cohere-compatible local server on 127.0.0.1 and print its base URL "
+        "on the first line.",
+    )
+    from desktop.emulator import cli as emulator_cli
+
+    emulator_cli.add_arguments(serve)
+    serve.set_defaults(run=emulator_cli.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    # File names that are not valid UTF-8 must print, not crash the report.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is None:
+        parser.print_help()
+        return 2
+    status: int = run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The app's engine, in plain Python: it never imports Qt or the emulator."""

@@ -1,0 +1,103 @@
+"""The API key: from the environment or the OS keyring, never from a file or an argument.
+
+The key is handed around as a value and never logged, printed or written anywhere; only its last
+four characters are ever shown.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+import keyring
+import keyring.errors
+
+#: The keyring service name the app and the command line share.
+KEYRING_SERVICE: Final = "embed-studio"
+#: The keyring entry (user name) under that service.
+KEYRING_USER: Final = "cohere-api-key"
+#: The environment variable the SDK itself reads.
+ENV_VAR: Final = "CO_API_KEY"
+
+
+class KeySource(StrEnum):
+    """Where a key came from."""
+
+    ENVIRONMENT = "environment"
+    KEYRING = "keyring"
+    MEMORY = "memory"
+
+
+class KeyringUnavailable(RuntimeError):
+    """No usable OS keyring (headless machine, locked or missing Secret Service)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A key and where it came from; its text never appears in ``repr`` or ``str``."""
+
+    secret: str = field(repr=False)
+    source: KeySource
+
+    def __str__(self) -> str:
+        return f"key ending in {self.last4} (from the {self.source.value})"
+
+    @property
+    def last4(self) -> str:
+        """The last four characters, the only part ever shown."""
+        return mask(self.secret)
+
+
+def mask(secret: str) -> str:
+    """``…abcd``: the last four characters of a key, or ``…`` for a very short one."""
+    return "…" + secret[-4:] if len(secret) > 8 else "…"
+
+
+def _keyring_call(what: str, func: object, *args: str) -> str | None:
+    try:
+        result = func(*args)  # type: ignore[operator]
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(
+            f"The system keyring could not {what} the key ({type(exc).__name__}): "
+            "no keyring service is running or it is locked."
+        ) from None
+    return result if isinstance(result, str) else None
+
+
+def read_keyring() -> str | None:
+    """The key stored in the OS keyring, or ``None``; raises :class:`KeyringUnavailable`."""
+    return _keyring_call("read", keyring.get_password, KEYRING_SERVICE, KEYRING_USER)
+
+
+def store_key(secret: str) -> None:
+    """Keep *secret* in the OS keyring; raises :class:`KeyringUnavailable`."""
+    _keyring_call("store", keyring.set_password, KEYRING_SERVICE, KEYRING_USER, secret.strip())
+
+
+def forget_key() -> None:
+    """Remove the key from the OS keyring (nothing happens if none is stored)."""
+    try:
+        keyring.delete_password(KEYRING_SERVICE, KEYRING_USER)
+    except keyring.errors.PasswordDeleteError:
+        return
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailable(
+            f"The system keyring could not remove the key ({type(exc).__name__})."
+        ) from None
+
+
+def find_key() -> ApiKey | None:
+    """The key to use: ``CO_API_KEY`` first, then the keyring; ``None`` if neither has one.
+
+    A keyring that cannot be reached counts as having no key (the caller says where to put one).
+    """
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return ApiKey(env, KeySource.ENVIRONMENT)
+    try:
+        stored = read_keyring()
+    except KeyringUnavailable:
+        return None
+    return ApiKey(stored, KeySource.KEYRING) if stored else None
