@@ -113,7 +113,11 @@ def render(result: Assessment, width: int = 100) -> str:
         skipped = ", ".join(f"{display_path(k.path)} ({k.reason})" for k in result.skipped[:10])
         more = f" and {len(result.skipped) - 10} more" if len(result.skipped) > 10 else ""
         lines.extend(
-            textwrap.wrap(f"Skipped {len(result.skipped)}: {skipped}{more}.", width=max(width, 60))
+            textwrap.wrap(
+                f"Skipped {len(result.skipped)} file{'s' if len(result.skipped) != 1 else ''}: "
+                f"{skipped}{more}.",
+                width=max(width, 60),
+            )
         )
     return "\n".join(lines) + "\n"
 

@@ -178,7 +178,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"embed-studio embed: could not write {args.out}: {exc}", file=sys.stderr)
             return EXIT_FAILED
     written = ", ".join(str(p) for p in summary.paths)
-    print(f"Wrote {summary.rows} vectors to {written}.", file=sys.stderr)
+    missing = f" ({summary.skipped_missing} without a vector left out)" * bool(
+        summary.skipped_missing
+    )
+    print(f"Wrote {_plural(summary.rows, 'vector')}{missing} to {written}.", file=sys.stderr)
     failed = outcome.outcome != "completed" or bool(outcome.failed) or result.has_errors
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -221,6 +224,26 @@ def _run_interruptibly(runner: Runner, items: list[RunItem]) -> RunResult | None
     return box[0]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _plan_words(event: RunPlanned) -> str:
+    origin = " Answers come from the local emulator: its vectors are not Cohere's." * event.emulated
+    if event.total == event.cached:
+        return (
+            f"All {_plural(event.total, 'image')} are already embedded with these settings: "
+            f"nothing to send.{origin}"
+        )
+    slow = event.eta_seconds >= 60
+    eta = f", {duration_words(event.eta_seconds)} at the key's rate limit" if slow else ""
+    cached = f" ({event.cached} already embedded)" if event.cached else ""
+    return (
+        f"Sending {_plural(event.total - event.cached, 'image')}{cached} in "
+        f"{_plural(event.requests, 'request')}{eta}.{origin}"
+    )
+
+
 class _ProgressPrinter:
     """Prints run events on a stream: a live line on a terminal, a line now and then elsewhere."""
 
@@ -242,16 +265,7 @@ class _ProgressPrinter:
 
     def _show(self, event: Event) -> None:
         if isinstance(event, RunPlanned):
-            origin = " (the local emulator: vectors are not Cohere's)" if event.emulated else ""
-            eta = (
-                f", {duration_words(event.eta_seconds)} at the rate limit"
-                if event.eta_seconds > 60
-                else ""
-            )
-            self._line(
-                f"{event.total} images: {event.cached} already embedded, "
-                f"{event.total - event.cached} to send in {event.requests} requests{eta}{origin}."
-            )
+            self._line(_plan_words(event))
         elif isinstance(event, Retrying):
             self._line(f"retrying in {event.wait_seconds:.1f} s: {event.message}")
         elif isinstance(event, ItemFailed):
@@ -263,6 +277,8 @@ class _ProgressPrinter:
             self._progress(event)
 
     def _progress(self, p: Progress) -> None:
+        if p.requests_done == 0:
+            return
         now = time.monotonic()
         final = p.requests_done == p.requests_total
         if not self.live and not final and now - self._last < 2:

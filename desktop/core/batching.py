@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from desktop.core.models import MAX_BODY_BYTES, ModelSpec, Settings
-from desktop.core.payload import body_size, envelope_size
+from desktop.core.payload import envelope_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,20 +27,13 @@ class PlannedRequest:
         return {"items": list(self.items), "body_bytes": self.body_bytes}
 
 
-@dataclass(slots=True)
-class _Bin:
-    items: list[int]
-    sizes: list[int]
-    total: int
-
-
 def plan_requests(
     sizes: Sequence[tuple[int, int]],
     settings: Settings,
     spec: ModelSpec,
     max_body: int = MAX_BODY_BYTES,
 ) -> list[PlannedRequest]:
-    """Pack items into the fewest requests (first-fit decreasing on their serialised size).
+    """Pack items into the fewest requests (best-fit decreasing on their serialised size).
 
     Args:
         sizes: ``(index, input_bytes)`` pairs, where ``input_bytes`` is what the item adds to a
@@ -48,22 +42,33 @@ def plan_requests(
         spec: the model's spec (images per request, request shape).
         max_body: the body-size bar.
 
-    An input too large for any request still gets a request of its own, so nothing is silently
+    Each item, largest first, goes into the open request it fills most tightly; open requests
+    are kept sorted by the room they have left, so planning takes n log n, not n squared. An
+    input too large for any request still gets a request of its own, so nothing is silently
     dropped; its ``body_bytes`` then shows it is over the bar.
     """
     envelope = envelope_size(settings, spec)
     limit = spec.max_images_per_request
-    bins: list[_Bin] = []
+    members: list[list[int]] = []
+    totals: list[int] = []
+    # (room left for one more input, its comma included, request number), kept sorted.
+    open_rooms: list[tuple[int, int]] = []
     for index, size in sorted(sizes, key=lambda pair: (-pair[1], pair[0])):
-        for b in bins:
-            if len(b.items) < limit and envelope + b.total + size + len(b.items) <= max_body:
-                b.items.append(index)
-                b.sizes.append(size)
-                b.total += size
-                break
+        at = bisect.bisect_left(open_rooms, (size, -1))
+        if at < len(open_rooms):
+            n = open_rooms.pop(at)[1]
         else:
-            bins.append(_Bin([index], [size], size))
-    plan = [PlannedRequest(tuple(sorted(b.items)), body_size(envelope, b.sizes)) for b in bins]
+            n = len(members)
+            members.append([])
+            totals.append(0)
+        members[n].append(index)
+        totals[n] += size
+        if len(members[n]) < limit:
+            bisect.insort(open_rooms, (max_body - envelope - totals[n] - len(members[n]), n))
+    plan = [
+        PlannedRequest(tuple(sorted(items)), envelope + total + len(items) - 1)
+        for items, total in zip(members, totals, strict=True)
+    ]
     plan.sort(key=lambda r: r.items[0])
     return plan
 

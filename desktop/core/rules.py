@@ -183,7 +183,8 @@ def _claimed_format(p: Probe) -> str | None:
     return p.extension if p.extension in IMAGE_EXTENSIONS else None
 
 
-def _server_resamples(s: Settings) -> bool:
+def resamples(s: Settings) -> bool:
+    """Whether the model resizes images outside its pixel range (what is sent depends on it)."""
     spec = s.spec
     return spec is not None and spec.resizes_large_images
 
@@ -289,7 +290,7 @@ ITEM_RULES: Final[tuple[ItemRule, ...]] = (
         "shrinks larger images itself. The app shrinks them first, keeping the proportions, so the "
         "preview shows what the model sees and less data is sent.",
         transforms=True,
-        applies=lambda p, s: _server_resamples(s) and p.pixels > MAX_PIXELS,
+        applies=lambda p, s: resamples(s) and p.pixels > MAX_PIXELS,
         describe=_downsample_words,
         uses_settings=True,
     ),
@@ -300,7 +301,7 @@ ITEM_RULES: Final[tuple[ItemRule, ...]] = (
         explanation=f"Images under {MIN_PIXELS:,} pixels (56 x 56) are enlarged by the API before "
         "embedding, so fine detail is lost and the vector may not mean much.",
         transforms=False,
-        applies=lambda p, s: _server_resamples(s) and 0 < p.pixels < MIN_PIXELS,
+        applies=lambda p, s: resamples(s) and 0 < p.pixels < MIN_PIXELS,
         describe=lambda p, s: (
             f"{p.width} x {p.height} is only {p.pixels:,} pixels; the API enlarges images under "
             f"{MIN_PIXELS:,} pixels (56 x 56), so detail is lost. It is sent as it is."
@@ -427,16 +428,26 @@ def judge_items(
 
     *fixed*, when given, holds each probe's :func:`fixed_findings` in the same order.
     """
-    seen: set[str] = set()
+    first: dict[str, Probe] = {}
     out: list[list[Finding]] = []
     for n, probe in enumerate(probes):
         findings = item_findings(probe, settings, fixed[n] if fixed is not None else None)
         if probe.ok and probe.sha256 is not None:
-            if probe.sha256 in seen:
-                findings.append(_finding(DUPLICATE, probe, settings))
-            seen.add(probe.sha256)
+            earlier = first.setdefault(probe.sha256, probe)
+            if earlier is not probe:
+                findings.append(duplicate_finding(earlier))
         out.append(findings)
     return out
+
+
+def duplicate_finding(earlier: Probe) -> Finding:
+    """The ``duplicate`` finding for an item with the same content as *earlier*."""
+    return Finding(
+        DUPLICATE.code,
+        DUPLICATE.severity,
+        f"The same image as {earlier.name}, earlier in the list: it is sent and billed once, "
+        "and both get the same vector.",
+    )
 
 
 RULES_BY_CODE: Final[dict[str, ItemRule]] = {

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import cohere
 
@@ -317,7 +317,9 @@ class Runner:
         attempt = 0
         while True:
             try:
-                raw = self._client().with_raw_response.check_api_key()
+                # At run time with_raw_response holds v1's calls too; its type names only v2's.
+                raw_client = cast(Any, self._client().with_raw_response)
+                raw = raw_client.check_api_key()
             except Exception as exc:
                 failure = judge(exc, self.config.timeout)
                 if failure is None:

@@ -56,7 +56,10 @@ def check_plan(
 
 
 def next_fit_decreasing(sizes: Sequence[int], spec: ModelSpec, envelope: int) -> int:
-    """Requests next-fit needs on the same decreasing order (first-fit never needs more)."""
+    """Requests next-fit needs on the same decreasing order.
+
+    Best fit, like any rule that opens a request only when no open one has room, never needs more.
+    """
     count, total, items = 0, 0, 0
     for size in sorted(sizes, reverse=True):
         fits = (
@@ -72,10 +75,10 @@ def next_fit_decreasing(sizes: Sequence[int], spec: ModelSpec, envelope: int) ->
 
 
 def first_fit_guarantee(sizes: Sequence[int], envelope: int) -> int:
-    """Any first-fit plan of items that each fit alone needs at most this many requests.
+    """At most this many requests for any first- or best-fit plan of items that each fit alone.
 
     With each input costing its size plus one comma, a request holds ``MAX - envelope + 1``
-    of them; first fit opens a new request only when every open one is fuller than that minus
+    of them; such a plan opens a new request only when every open one is fuller than that minus
     the largest item, so (count - 1) * (capacity - largest) < total.
     """
     capacity = MAX_BODY_BYTES - envelope + 1

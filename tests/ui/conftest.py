@@ -1,0 +1,28 @@
+"""Qt test fixtures: every test must leave no task, thread or pool running."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QThreadPool
+
+from desktop.workers.tasks import TaskPool
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads(qapp: object) -> Iterator[None]:
+    """Fail a test that leaves a worker task, a Qt pool thread or a Python thread running."""
+    before = set(threading.enumerate())
+    yield
+    busy = [pool.objectName() for pool in TaskPool.every_pool() if pool.busy]
+    assert not busy, f"task pools still busy after the test: {busy}"
+    assert QThreadPool.globalInstance().waitForDone(5000), "a global pool task outlived its test"
+    for pool in TaskPool.every_pool():
+        assert pool.wait(5000), f"{pool.objectName()} still has a running thread"
+    leaked = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    for thread in leaked:
+        thread.join(5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"threads outlived the test: {still}"
