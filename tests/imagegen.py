@@ -442,3 +442,28 @@ def png_padded_to(data: bytes, total: int) -> bytes:
         raise ValueError("a PNG chunk needs at least 12 bytes")
     pad = _png_chunk(b"prVt", bytes(missing - 12))
     return data[: -len(end_chunk)] + pad + end_chunk
+
+
+# --------------------------------------------------------------------------------------------
+# Many files at once (the window's reading and grid)
+
+
+def jpeg_with_comment(data: bytes, comment: bytes) -> bytes:
+    """*data* (a JPEG) with a comment segment after its start: same pixels, other bytes."""
+    return data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:]
+
+
+def distinct_jpegs(folder: Path, count: int, width: int = 64, height: int = 56) -> list[Path]:
+    """*count* small JPEGs in *folder* with the same picture but distinct bytes (and sha256).
+
+    One picture is encoded once; each file differs by a comment naming its number, so
+    thousands of files take well under a second to write.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    data = encoded(photo(width, height, seed=5), "JPEG", quality=80)
+    paths = []
+    for n in range(count):
+        path = folder / f"many{n:05d}.jpg"
+        path.write_bytes(jpeg_with_comment(data, f"copy {n}".encode()))
+        paths.append(path)
+    return paths

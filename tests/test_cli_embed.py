@@ -34,7 +34,7 @@ from desktop.core.images import probe_file
 from desktop.core.models import MODELS, Settings
 from desktop.core.prepare import prepare
 from desktop.core.store import STORE_FILE_NAME, Store, VectorKey
-from desktop.emulator import Emulator, FaultPlan, FaultSettings, expected_vector
+from desktop.emulator import Emulator, FaultPlan, FaultSettings, RequestRecord, expected_vector
 from tests import imagegen as g
 from tests.conftest import TEST_KEY
 
@@ -113,7 +113,7 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def embed_requests(emu: Emulator) -> list[Any]:
+def embed_requests(emu: Emulator) -> list[RequestRecord]:
     return [r for r in emu.requests if r.path == EMBED]
 
 
@@ -655,6 +655,11 @@ class SlowRun:
             missing = {k.sha256 for k in store.missing(keys.values())}
         return set(keys) - missing
 
+    def run_statuses(self) -> list[str]:
+        """The status the store recorded for each run, oldest first."""
+        with Store(self.store) as store:
+            return [run.status for run in sorted(store.runs(), key=lambda r: r.id)]
+
 
 @pytest.fixture
 def slow_run(slow_emulator: Emulator, tmp_path: Path) -> SlowRun:
@@ -747,6 +752,7 @@ def test_ctrl_c_exits_130_keeps_what_arrived_and_a_rerun_completes(
     billed = set(billed_sha256(slow_emulator))
     assert 4 <= len(billed) < SLOW_IMAGES, "the interrupt came during the run"
     assert slow_run.stored_sha256() == billed
+    assert slow_run.run_statuses() == ["cancelled"]
     assert integrity(slow_run.store) == "ok"
 
     log = tmp_path / "second.log"

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.cli import check, embed
+from desktop.cli import check, embed, gui
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     check.add_parser(sub)
     embed.add_parser(sub)
+    gui.add_parser(sub)
     serve = sub.add_parser(
         "serve-emulator",
         help="start a Cohere-compatible local server (for trying the app without a key)",
@@ -33,6 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COMMANDS = ("check", "embed", "gui", "serve-emulator")
+
+
+def _default_to_gui(words: list[str]) -> list[str]:
+    """With no command (only paths, or ``--screenshot``), the window opens."""
+    if words and (words[0] in _COMMANDS or words[0] in ("-h", "--help", "--version")):
+        return words
+    return ["gui", *words]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     # File names that are not valid UTF-8 must print, not crash the report.
@@ -41,12 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     parser = build_parser()
-    args = parser.parse_args(argv)
-    run = getattr(args, "run", None)
-    if run is None:
-        parser.print_help()
-        return 2
-    status: int = run(args)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_default_to_gui(words))
+    status: int = args.run(args)
     return status
 
 

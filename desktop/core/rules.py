@@ -99,8 +99,10 @@ def size_words(n: int | float) -> str:
 
 def duration_words(seconds: float) -> str:
     """A duration as people say it: "about 40 seconds", "about 2 hours 5 minutes"."""
+    if seconds < 1.5:
+        return "a moment"
     if seconds < 60:
-        return f"about {max(1, round(seconds))} seconds"
+        return f"about {round(seconds)} seconds"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"about {minutes} minute{'s' if minutes != 1 else ''}"

@@ -232,7 +232,7 @@ class Session:
             return Progress.EMBEDDED
         if item.run_error:
             return Progress.FAILED
-        if item.status is not Status.ERROR and self.key not in item.sent:
+        if item.status is not Status.ERROR and self.sent_of(index) is None:
             return Progress.PREPARING
         return Progress.READY
 

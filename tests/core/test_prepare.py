@@ -293,6 +293,26 @@ def test_sixteen_bit_grey_photo(tmp_path: Path) -> None:
     assert np.abs(np.asarray(image.convert("L"), np.int16) - expected).mean() < 4
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.array([0.0, 0.25, 0.5, 1.0], np.float32), [0, 64, 128, 255]),  # 0..1 floats
+        (np.array([-2.0, 0.0, 2.0, 6.0], np.float32), [0, 64, 128, 255]),  # stretched
+        (np.array([0, 256, 32_768, 65_535], np.int32), [0, 1, 128, 255]),  # 16-bit range
+    ],
+    ids=["float-unit", "float-any", "int32"],
+)
+def test_float_and_integer_grey_are_scaled_into_8_bits(
+    tmp_path: Path, values: np.ndarray, expected: list[int]
+) -> None:
+    samples = np.repeat(np.repeat(values.reshape(2, 2), 50, axis=0), 50, axis=1)
+    path = imagegen.save(Image.fromarray(samples), tmp_path / "deep.tiff", "TIFF")
+    prepared = prepare(probed(path), V4)
+    image = reopened(prepared)
+    assert prepared.mime == "image/png"
+    assert list(np.asarray(image)[::50, ::50, 0].ravel()) == expected
+
+
 def test_48_bit_png_becomes_8_bit(tmp_path: Path) -> None:
     path = imagegen.png48(tmp_path / "deep.png", 320, 240)
     assert probed(path).bits == 16

@@ -1,0 +1,86 @@
+"""Start the window: the QApplication, the main window, and the screenshot mode.
+
+Heavy modules (the SDK, the emulator, numpy) are imported only when first needed, so the window
+appears quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from desktop import __version__
+from desktop.resources import resources_dir, samples_dir
+
+APP_NAME = "Embed Studio"
+ORGANIZATION = "Embed Studio"
+#: How long the screenshot mode waits for thumbnails and findings before giving up.
+SCREENSHOT_TIMEOUT_MS = 120_000
+
+
+def application_icon() -> QIcon:
+    """The app's icon (from the SVG source)."""
+    return QIcon(str(resources_dir() / "icon.svg"))
+
+
+def build_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication with the app's names set (QSettings uses them)."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APP_NAME)
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication(list(argv or sys.argv[:1]))
+    app.setWindowIcon(application_icon())
+    app.setDesktopFileName("embed-studio")
+    return app
+
+
+def run_gui(paths: Sequence[str], screenshot: Path | None = None) -> int:
+    """Open the window with *paths* (the samples on a first start); returns the exit status."""
+    logging.basicConfig(level=logging.WARNING)
+    app = build_application()
+    from desktop.ui.main_window import MainWindow  # imported after the app exists
+
+    window = MainWindow()
+    window.show()
+    chosen = list(paths)
+    if not chosen and window.first_start():
+        chosen = [str(samples_dir())]
+    if chosen:
+        window.add_paths(chosen)
+    if screenshot is not None:
+        _take_screenshot_when_ready(app, window, screenshot)
+    status = app.exec()
+    window.shutdown()
+    return status
+
+
+def _take_screenshot_when_ready(app: QApplication, window: object, path: Path) -> None:
+    """Save a PNG of the window once every thumbnail and finding is ready, then quit."""
+    from desktop.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    waited = {"ms": 0}
+    step = 100
+
+    def check() -> None:
+        waited["ms"] += step
+        if window.is_settled() or waited["ms"] >= SCREENSHOT_TIMEOUT_MS:
+            timer.stop()
+            saved = window.grab().save(str(path), "PNG")
+            if not saved:
+                print(f"embed-studio: could not write the screenshot {path}", file=sys.stderr)
+            app.exit(0 if saved and waited["ms"] < SCREENSHOT_TIMEOUT_MS else 1)
+
+    timer = QTimer(window)  # type: ignore[arg-type]
+    timer.setInterval(step)
+    timer.timeout.connect(check)
+    timer.start()

@@ -1,0 +1,266 @@
+"""Benchmark: does the window stay responsive while 2,000 images are read, judged and shown?
+
+Run by hand from the project root: ``python tests/bench/bench_ui.py [--images 2000]``.
+
+A heartbeat ``QTimer`` fires every 5 ms on the GUI thread and records when it really ran; the
+longest gap between two beats is the longest stall of the event loop (what a user feels as a
+frozen window). It is measured twice in the same run:
+
+* baseline: the window shown, the loop idle, for a few seconds;
+* load: the same window while 2,000 images are added (one folder dropped), until every item
+  has its findings, everything that must be prepared is, and a thumbnail of every image has
+  arrived (all are asked for at once, as if the user scrolled through the whole grid).
+
+The corpus is made once in a temporary folder and reused by later runs (``--fresh`` remakes
+it): 40 camera-like 12 MP JPEGs (about 3 MB each, shrunk before sending under embed-v4.0),
+360 1080p JPEGs, 800 VGA PNGs and 800 SVGA JPEGs. It prints the longest stall and the 95th
+percentile of both phases, their ratio, the time until everything was ready, and the target
+(no stall above 50 ms). Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Final
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+
+# Run as a script from the project root: make `tests` importable next to `desktop`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from desktop.ui.controller import SessionController
+from desktop.ui.grid import ImageGrid
+from desktop.ui.item_model import ItemListModel, StatusFilterModel
+from tests import imagegen
+
+HEARTBEAT_MS: Final = 5
+TARGET_STALL_MS: Final = 50.0
+CORPUS_VERSION: Final = 1
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus
+
+
+def _copies(data: bytes, count: int, folder: Path, stem: str, fmt: str) -> None:
+    """*count* files with the picture of *data* and distinct bytes."""
+    for n in range(count):
+        if fmt == "jpg":
+            unique = imagegen.jpeg_with_comment(data, f"{stem} {n}".encode())
+        else:
+            unique = imagegen.png_padded_to(data, len(data) + 12 + n)
+        (folder / f"{stem}_{n:04d}.{fmt}").write_bytes(unique)
+
+
+def make_corpus(folder: Path, images: int) -> None:
+    """Write the corpus (see the module docstring), scaled to *images* files."""
+    scale = images / 2000
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = [
+        ("photo12mp", 4000, 3000, "jpg", 4, 40),
+        ("photo1080", 1920, 1080, "jpg", 6, 360),
+        ("vga", 640, 480, "png", 4, 800),
+        ("svga", 800, 600, "jpg", 4, 800),
+    ]
+    for stem, width, height, fmt, distinct, total in kinds:
+        count = max(distinct, round(total * scale))
+        for seed in range(distinct):
+            picture = imagegen.realistic_photo(width, height, seed)
+            data = (
+                imagegen.encoded(picture, "JPEG", quality=92)
+                if fmt == "jpg"
+                else imagegen.encoded(picture, "PNG")
+            )
+            share = count // distinct + (1 if seed < count % distinct else 0)
+            _copies(data, share, folder, f"{stem}_{seed}", fmt)
+
+
+def corpus(images: int, fresh: bool) -> Path:
+    """The corpus folder for *images* files, made unless a previous run left it."""
+    folder = Path(tempfile.gettempdir()) / f"embed-studio-bench-ui-{CORPUS_VERSION}-{images}"
+    done = folder / ".complete"
+    if fresh and folder.exists():
+        shutil.rmtree(folder)
+    if not done.exists():
+        print(f"making {images:,} images in {folder} (once) ...", flush=True)
+        start = time.perf_counter()
+        make_corpus(folder, images)
+        done.write_text("ok")
+        print(f"  made in {time.perf_counter() - start:.0f} s", flush=True)
+    return folder
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+
+
+class Heartbeat(QObject):
+    """Beats every few milliseconds on the GUI thread and keeps the gaps between beats."""
+
+    def __init__(self, interval_ms: int = HEARTBEAT_MS) -> None:
+        super().__init__()
+        self.gaps: list[float] = []
+        self._last = 0.0
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._beat)
+
+    def start(self) -> None:
+        """Start beating (and forget earlier gaps)."""
+        self.gaps = []
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        """Stop beating."""
+        self._timer.stop()
+
+    @Slot()
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self._last) * 1000)
+        self._last = now
+
+
+class ReadyWatch(QObject):
+    """Counts thumbnails and quits *loop* once everything about the session is known."""
+
+    def __init__(self, controller: SessionController, loop: QEventLoop) -> None:
+        super().__init__()
+        self.controller = controller
+        self.loop = loop
+        self.thumbnails: set[str] = set()
+        self.ready_at = 0.0
+        controller.thumbnail_ready.connect(self.on_thumbnail)
+        self._check = QTimer(self)
+        self._check.setInterval(20)
+        self._check.timeout.connect(self.check)
+
+    def start(self) -> None:
+        """Start checking."""
+        self._check.start()
+
+    @Slot(str, QImage)
+    def on_thumbnail(self, path: str, _image: QImage) -> None:
+        """Remember that *path* has its thumbnail."""
+        self.thumbnails.add(path)
+
+    @Slot()
+    def check(self) -> None:
+        """Quit the loop once every item is judged, prepared and has its thumbnail."""
+        items = self.controller.session.items
+        if (
+            items
+            and not self.controller.busy
+            and not self.controller.thumbnails_busy
+            and len(self.thumbnails) >= len(items)
+        ):
+            self.ready_at = time.perf_counter()
+            self._check.stop()
+            self.loop.quit()
+
+
+class AskForEveryThumbnail(QObject):
+    """Asks for the thumbnail of every item as items arrive (a user scrolling through all)."""
+
+    def __init__(self, controller: SessionController) -> None:
+        super().__init__()
+        self.controller = controller
+        controller.items_added.connect(self.on_added)
+
+    @Slot(list)
+    def on_added(self, indices: list[int]) -> None:
+        """Ask for the thumbnails of the items at *indices*."""
+        for n in indices:
+            self.controller.request_thumbnail(self.controller.session.items[n].path)
+
+
+def summary(gaps: list[float]) -> tuple[float, float, float]:
+    """Longest gap, 95th percentile and median, in milliseconds."""
+    ordered = sorted(gaps)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return ordered[-1], p95, statistics.median(ordered)
+
+
+def main() -> None:
+    """Run the benchmark and print the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=2000, help="how many images (2000)")
+    parser.add_argument("--baseline", type=float, default=3.0, help="seconds of idle baseline")
+    parser.add_argument("--fresh", action="store_true", help="make the corpus again")
+    parser.add_argument("--probe-threads", type=int, default=None, help="threads probing files")
+    parser.add_argument(
+        "--switch-ms", type=float, default=None, help="Python's thread switch interval (ms)"
+    )
+    args = parser.parse_args()
+    if args.switch_ms is not None:
+        sys.setswitchinterval(args.switch_ms / 1000)
+    folder = corpus(args.images, args.fresh)
+
+    app = QApplication.instance() or QApplication([])
+    controller = SessionController(probe_threads=args.probe_threads)
+    model = ItemListModel(controller)
+    proxy = StatusFilterModel()
+    proxy.setSourceModel(model)
+    grid = ImageGrid()
+    grid.setModel(proxy)
+    grid.resize(1200, 800)
+    grid.show()
+    app.processEvents()
+    heartbeat = Heartbeat()
+
+    loop = QEventLoop()
+    heartbeat.start()
+    QTimer.singleShot(round(args.baseline * 1000), loop.quit)
+    loop.exec()
+    heartbeat.stop()
+    idle = summary(heartbeat.gaps)
+
+    loop = QEventLoop()
+    watch = ReadyWatch(controller, loop)
+    asker = AskForEveryThumbnail(controller)
+    heartbeat.start()
+    start = time.perf_counter()
+    controller.add_paths([str(folder)])
+    watch.start()
+    loop.exec()
+    heartbeat.stop()
+    load = summary(heartbeat.gaps)
+    took = watch.ready_at - start
+    items = len(controller.session.items)
+    controller.shutdown()
+    del asker
+
+    cpus = os.cpu_count() or 1
+    print(
+        f"\n{items:,} images on {cpus} CPUs, switch interval {sys.getswitchinterval() * 1000:g} ms,"
+        f" probe threads {args.probe_threads or 'default'}:"
+        f" every finding and thumbnail ready in {took:.1f} s"
+    )
+    print(
+        f"{'':28s}{'longest':>10s}{'95th pct':>10s}{'median':>10s}   (heartbeat {HEARTBEAT_MS} ms)"
+    )
+    print(f"{'baseline (idle loop)':28s}{idle[0]:9.1f} ms{idle[1]:7.1f} ms{idle[2]:7.1f} ms")
+    print(f"{'adding 2,000 images':28s}{load[0]:9.1f} ms{load[1]:7.1f} ms{load[2]:7.1f} ms")
+    print(
+        f"{'ratio load / baseline':28s}{load[0] / idle[0]:9.1f} x {load[1] / idle[1]:7.1f} x"
+        f"{load[2] / idle[2]:7.1f} x"
+    )
+    met = "met" if load[0] <= TARGET_STALL_MS else "NOT met"
+    print(f"target: no stall above {TARGET_STALL_MS:.0f} ms -> {met}")
+
+
+if __name__ == "__main__":
+    main()
