@@ -68,19 +68,25 @@ def _take_screenshot_when_ready(app: QApplication, window: object, path: Path) -
     from desktop.ui.main_window import MainWindow
 
     assert isinstance(window, MainWindow)
-    waited = {"ms": 0}
+    waited = {"ms": 0, "selected": 0}
     step = 100
 
     def check() -> None:
         waited["ms"] += step
-        if window.is_settled() or waited["ms"] >= SCREENSHOT_TIMEOUT_MS:
+        settled = window.is_settled()
+        if settled and not waited["selected"]:
+            # Show the preview of an image with something to say, as a user would click one.
+            waited["selected"] = 1
+            if window.select_first_with(("warning", "error")):
+                return
+        if settled or waited["ms"] >= SCREENSHOT_TIMEOUT_MS:
             timer.stop()
             saved = window.grab().save(str(path), "PNG")
             if not saved:
                 print(f"embed-studio: could not write the screenshot {path}", file=sys.stderr)
             app.exit(0 if saved and waited["ms"] < SCREENSHOT_TIMEOUT_MS else 1)
 
-    timer = QTimer(window)  # type: ignore[arg-type]
+    timer = QTimer(window)
     timer.setInterval(step)
     timer.timeout.connect(check)
     timer.start()

@@ -45,7 +45,7 @@ SETTLE_MS: Final = 40
 #: Images per preparing task (the cancel flag is checked between images).
 PREPARE_BATCH: Final = 4
 #: Thumbnails per task; the newest requests go first (what the user scrolled to).
-THUMBNAIL_BATCH: Final = 4
+THUMBNAIL_BATCH: Final = 8
 THUMBNAIL_THREADS: Final = 2
 READING_THREADS: Final = 2
 #: Threads probing files. Probing is mostly Python (header parsing), so more threads add little
@@ -520,8 +520,7 @@ class SessionController(QObject):
     def _on_thumbnail(self, report: object) -> None:
         if self._closed or not isinstance(report, Thumbnail):
             return
-        if self.sender() in self._thumb_tasks:
-            self._thumbs_pending.discard(report.path)
+        self._thumbs_pending.discard(report.path)
         image = report.image if report.image is not None else QImage()
         self.thumbnail_ready.emit(report.path, image)
 

@@ -30,7 +30,6 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,8 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.badges import Badge, paint_badge
-from desktop.ui.item_model import BadgeRole, PathRole
+from desktop.ui.badges import paint_badge
+from desktop.ui.item_model import Cell, CellRole, PathRole
 from desktop.workers.thumbnails import THUMBNAIL_SIZE
 
 #: Space around the thumbnail inside a cell, and between the thumbnail and the name.
@@ -100,9 +99,13 @@ class BadgeDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(QRectF(cell).adjusted(1.5, 1.5, -1.5, -1.5), 6, 6)
 
         box = self.thumbnail_rect(cell)
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        content = index.data(CellRole)
+        if not isinstance(content, Cell):
+            painter.restore()
+            return
+        pixmap = content.picture
         shown = QRectF(box)
-        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+        if not pixmap.isNull():
             ratio = pixmap.devicePixelRatio() or 1.0
             size = QSize(round(pixmap.width() / ratio), round(pixmap.height() / ratio))
             if size.width() > box.width() or size.height() > box.height():
@@ -113,16 +116,13 @@ class BadgeDelegate(QStyledItemDelegate):
             target.moveBottom(box.bottom())
             painter.drawPixmap(target, pixmap)
             shown = QRectF(target)
-        badge = index.data(BadgeRole)
-        if isinstance(badge, Badge):
-            paint_badge(painter, self._badge_anchor(shown, box), badge)
+        paint_badge(painter, self._badge_anchor(shown, box), content.badge)
 
         metrics = QFontMetrics(option.font)
         name_rect = QRect(
             cell.left() + 4, box.bottom() + NAME_GAP, cell.width() - 8, metrics.height()
         )
-        name = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        elided = metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width())
+        elided = metrics.elidedText(content.name, Qt.TextElideMode.ElideMiddle, name_rect.width())
         # The selection is a light tint behind the whole cell, so the text keeps its colour.
         painter.setFont(option.font)
         painter.setPen(palette.color(QPalette.ColorRole.Text))

@@ -13,12 +13,16 @@ Custom roles (read them with ``index.data(role)``; Qt hands enum values back as 
 * :data:`PathRole`: its path (the stable identity; rows shift when items are removed).
 * :data:`FindingsRole`: its findings under the current settings (a list of ``Finding``).
 * :data:`BadgeRole`: the :class:`~desktop.ui.badges.Badge` its thumbnail shows.
+* :data:`CellRole`: a :class:`Cell` with what a grid cell paints (name, picture, badge) in one
+  call: every call from a Qt view into Python waits for Python's lock, which worker threads
+  hold most of the time while images are being read, so a view painting a cell asks once.
 """
 
 from __future__ import annotations
 
 import html
 from collections import OrderedDict
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -45,6 +49,7 @@ ProgressRole: Final = int(_ROLE.UserRole) + 2
 PathRole: Final = int(_ROLE.UserRole) + 3
 FindingsRole: Final = int(_ROLE.UserRole) + 4
 BadgeRole: Final = int(_ROLE.UserRole) + 5
+CellRole: Final = int(_ROLE.UserRole) + 6
 
 #: Roles whose value changes when an item's probe, findings or run state changes.
 ITEM_ROLES: Final = [
@@ -52,6 +57,7 @@ ITEM_ROLES: Final = [
     ProgressRole,
     FindingsRole,
     BadgeRole,
+    CellRole,
     int(_ROLE.ToolTipRole),
     int(_ROLE.AccessibleTextRole),
 ]
@@ -60,6 +66,15 @@ ITEM_ROLES: Final = [
 THUMBNAIL_CACHE: Final = 3000
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """What a grid cell paints for one item."""
+
+    name: str
+    picture: QPixmap
+    badge: Badge
 
 
 def placeholder_pixmap(size: int, broken: bool = False) -> QPixmap:
@@ -159,6 +174,8 @@ class ItemListModel(QAbstractListModel):
             return list(item.findings)
         if role == BadgeRole:
             return self.badge(row)
+        if role == CellRole:
+            return Cell(item.name, self._thumbnail(item.path), self.badge(row))
         if role == _ROLE.ToolTipRole:
             return self._tooltip(row)
         if role == _ROLE.AccessibleTextRole:
@@ -248,7 +265,7 @@ class ItemListModel(QAbstractListModel):
             while len(self._pixmaps) > self._cache_size:
                 self._pixmaps.popitem(last=False)
         index = self.index(row)
-        self.dataChanged.emit(index, index, [int(_ROLE.DecorationRole)])
+        self.dataChanged.emit(index, index, [int(_ROLE.DecorationRole), CellRole])
 
 
 def _worst(findings: list[Finding]) -> Finding | None:

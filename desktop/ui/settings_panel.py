@@ -139,6 +139,12 @@ class SettingsPanel(QWidget):
         self.input_type.setToolTip("What the vectors are for (input_type).")
         self.dimension = QComboBox(self)
         self.dimension.setToolTip(DIMENSION_TOOLTIP)
+        for combo in (self.model, self.input_type, self.dimension):
+            # Long labels must not widen the side column; the open list still shows them whole.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(18)
 
         self.type_boxes: dict[EmbeddingType, QCheckBox] = {}
         types = QGridLayout()
@@ -149,7 +155,7 @@ class SettingsPanel(QWidget):
             box.setToolTip(f"{tip}\nAt least one number format is needed.")
             box.toggled.connect(self._on_control_changed)
             self.type_boxes[kind] = box
-            types.addWidget(box, n // 2, n % 2)
+            types.addWidget(box, n, 0)
 
         self.pace_buttons: dict[RateLimit, QRadioButton] = {}
         self._pace_group = QButtonGroup(self)
