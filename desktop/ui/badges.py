@@ -17,12 +17,22 @@ Everything here paints on the GUI thread.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QPolygonF,
+)
 
 from desktop.core.rules import RULES_BY_CODE, Finding, Severity, Status
 from desktop.core.session import Progress
@@ -116,32 +126,105 @@ def badge_for(
     return Badge(symbol, _NOTES.get(progress, ""), changed)
 
 
-def paint_badge(painter: QPainter, box: QRectF, badge: Badge) -> None:
-    """Paint *badge* over a thumbnail occupying *box*."""
-    painter.save()
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    corner = QRectF(
-        box.right() - SYMBOL_SIZE - _HALO - 2, box.top() + _HALO + 2, SYMBOL_SIZE, SYMBOL_SIZE
-    )
-    if badge.symbol is not None:
-        _halo(painter, corner)
-        _symbol(painter, corner, badge.symbol)
-        if badge.changed:
-            small = SYMBOL_SIZE * 0.7
-            info = QRectF(corner.left() - small - _HALO * 2 - 1, corner.top(), small, small)
-            info.moveCenter(QPointF(info.center().x(), corner.center().y()))
+#: A pixmap and its width and height in device-independent pixels.
+_Sized = tuple[QPixmap, float, float]
+
+
+class BadgePainter:
+    """Paints badges, drawing each distinct one only once.
+
+    A grid repaints dozens of cells at a time, and every call from Python into Qt may have to
+    wait for Python's lock while workers read images; a cached badge is one call instead of
+    thirty. Keep one per view: the pixmaps live (and die) with it, on the GUI thread.
+    """
+
+    def __init__(self) -> None:
+        # Each pixmap with its size in device-independent pixels.
+        self._corners: dict[tuple[Symbol, bool, float], _Sized] = {}
+        self._notes: dict[tuple[str, float], _Sized] = {}
+
+    def paint(self, painter: QPainter, box: QRectF, badge: Badge) -> None:
+        """Paint *badge* over a thumbnail occupying *box*."""
+        ratio = painter.device().devicePixelRatioF() or 1.0
+        self.paint_at(painter, box.left(), box.top(), box.right(), box.bottom(), badge, ratio)
+
+    def paint_at(
+        self,
+        painter: QPainter,
+        left: float,
+        top: float,
+        right: float,
+        bottom: float,
+        badge: Badge,
+        ratio: float = 1.0,
+    ) -> None:
+        """Paint *badge* over a thumbnail between these edges, on a device of pixel *ratio*."""
+        if badge.symbol is not None:
+            corner, width, _height = self._corner(badge.symbol, badge.changed, ratio)
+            painter.drawPixmap(QPointF(right - width - 2, top + 2), corner)
+        if badge.note:
+            note, _width, height = self._note(badge.note, ratio)
+            painter.drawPixmap(QPointF(left + 4, bottom - height - 4), note)
+
+    def _corner(self, symbol: Symbol, changed: bool, ratio: float) -> _Sized:
+        key = (symbol, changed, ratio)
+        cached = self._corners.get(key)
+        if cached is not None:
+            return cached
+        side = SYMBOL_SIZE + 2 * _HALO
+        small = SYMBOL_SIZE * 0.7
+        extra = small + 2 * _HALO + 1 if changed else 0.0
+        pixmap = _blank(side + extra + 1, side + 1, ratio)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        main = QRectF(extra + _HALO, _HALO, SYMBOL_SIZE, SYMBOL_SIZE)
+        _halo(painter, main)
+        _symbol(painter, main, symbol)
+        if changed:
+            info = QRectF(_HALO, main.center().y() - small / 2, small, small)
             _halo(painter, info)
             painter.drawPixmap(info.toRect(), severity_pixmap(Severity.INFO, round(small)))
-    if badge.note:
-        colour = {"embedded": EMBEDDED_COLOUR, "failed": FAILED_COLOUR}.get(badge.note, BUSY_COLOUR)
-        _note(painter, box, badge.note, colour)
-    painter.restore()
+        painter.end()
+        self._corners[key] = sized = (pixmap, side + extra + 1, side + 1)
+        return sized
+
+    def _note(self, text: str, ratio: float) -> _Sized:
+        key = (text, ratio)
+        cached = self._notes.get(key)
+        if cached is not None:
+            return cached
+        font = QFont()
+        font.setPixelSize(11)
+        font.setBold(True)
+        metrics = QFontMetricsF(font)
+        width = metrics.horizontalAdvance(text) + 12
+        height = metrics.height() + 4
+        pixmap = _blank(width + 1, height + 1, ratio)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = {"embedded": EMBEDDED_COLOUR, "failed": FAILED_COLOUR}.get(text, BUSY_COLOUR)
+        _pill(painter, QRectF(0.5, 0.5, width, height), text, colour, font)
+        painter.end()
+        self._notes[key] = sized = (pixmap, width + 1, height + 1)
+        return sized
+
+
+def paint_badge(painter: QPainter, box: QRectF, badge: Badge) -> None:
+    """Paint *badge* over a thumbnail occupying *box* (once; views keep a BadgePainter)."""
+    BadgePainter().paint(painter, box, badge)
+
+
+def _blank(width: float, height: float, ratio: float) -> QPixmap:
+    pixmap = QPixmap(math.ceil(width * ratio), math.ceil(height * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    return pixmap
 
 
 def _halo(painter: QPainter, rect: QRectF) -> None:
     painter.setPen(QPen(QColor(0, 0, 0, 60), 1))
     painter.setBrush(QColor(255, 255, 255, 235))
-    painter.drawEllipse(rect.adjusted(-_HALO, -_HALO, _HALO, _HALO))
+    painter.drawEllipse(rect.adjusted(-_HALO + 0.5, -_HALO + 0.5, _HALO - 0.5, _HALO - 0.5))
 
 
 def _symbol(painter: QPainter, rect: QRectF, symbol: Symbol) -> None:
@@ -197,19 +280,13 @@ def _mark(painter: QPainter, rect: QRectF) -> None:
     painter.drawPoint(QPointF(x, rect.top() + rect.height() * 0.72))
 
 
-def _note(painter: QPainter, box: QRectF, text: str, colour: QColor) -> None:
-    font = QFont(painter.font())
-    font.setPixelSize(11)
-    font.setBold(True)
-    metrics = QFontMetricsF(font)
-    width = metrics.horizontalAdvance(text) + 12
-    height = metrics.height() + 4
-    pill = QRectF(box.left() + 4, box.bottom() - height - 4, width, height)
+def _pill(painter: QPainter, pill: QRectF, text: str, colour: QColor, font: QFont) -> None:
     painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
     fill = QColor(colour)
     fill.setAlpha(235)
     painter.setBrush(fill)
-    painter.drawRoundedRect(pill, height / 2, height / 2)
+    radius = pill.height() / 2
+    painter.drawRoundedRect(pill, radius, radius)
     painter.setFont(font)
     painter.setPen(QColor("white"))
     painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)

@@ -46,6 +46,7 @@ SETTLE_MS: Final = 40
 PREPARE_BATCH: Final = 4
 #: Thumbnails per task; the newest requests go first (what the user scrolled to).
 THUMBNAIL_BATCH: Final = 8
+#: Threads making thumbnails, in a pool of their own so thumbnails never wait behind reading.
 THUMBNAIL_THREADS: Final = 2
 READING_THREADS: Final = 2
 #: Threads probing files. Probing is mostly Python (header parsing), so more threads add little
@@ -99,6 +100,7 @@ class SessionController(QObject):
         *,
         prepare_threads: int | None = None,
         probe_threads: int | None = None,
+        thumbnail_threads: int = THUMBNAIL_THREADS,
         thumbnail_size: int = THUMBNAIL_SIZE,
     ) -> None:
         super().__init__(parent)
@@ -109,7 +111,8 @@ class SessionController(QObject):
         threads = prepare_threads or max(1, (os.cpu_count() or 2) - 1)
         self._reading_pool = TaskPool(READING_THREADS, "reading", self)
         self._preparing_pool = TaskPool(threads, "preparing", self)
-        self._thumbnail_pool = TaskPool(THUMBNAIL_THREADS, "thumbnails", self)
+        self._thumbnail_threads = max(1, thumbnail_threads)
+        self._thumbnail_pool = TaskPool(self._thumbnail_threads, "thumbnails", self)
         self._reading_pool.idle.connect(self._on_pool_idle)
         self._preparing_pool.idle.connect(self._on_pool_idle)
 
@@ -284,8 +287,13 @@ class SessionController(QObject):
 
     @property
     def busy(self) -> bool:
-        """Whether reading or preparing work is under way."""
-        return self._reading_pool.busy or self._preparing_pool.busy or self._prepare_due
+        """Whether reading or preparing work is under way, or its results are not applied yet."""
+        return (
+            self._reading_pool.busy
+            or self._preparing_pool.busy
+            or self._prepare_due
+            or self._settle_timer.isActive()
+        )
 
     @property
     def thumbnails_busy(self) -> bool:
@@ -503,7 +511,7 @@ class SessionController(QObject):
         for path in unreadable:
             self._thumbs_pending.discard(path)
             self.thumbnail_ready.emit(path, QImage())
-        while self._thumb_queue and len(self._thumb_tasks) < THUMBNAIL_THREADS:
+        while self._thumb_queue and len(self._thumb_tasks) < self._thumbnail_threads:
             # Newest first: what the user just scrolled to matters more than what went by.
             chunk = self._thumb_queue[-THUMBNAIL_BATCH:][::-1]
             del self._thumb_queue[-THUMBNAIL_BATCH:]

@@ -22,9 +22,11 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import (
+    QColor,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFont,
     QFontMetrics,
     QKeyEvent,
     QPainter,
@@ -40,7 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.badges import paint_badge
+from desktop.ui.badges import BadgePainter
 from desktop.ui.item_model import Cell, CellRole, PathRole
 from desktop.workers.thumbnails import THUMBNAIL_SIZE
 
@@ -60,76 +62,96 @@ class BadgeDelegate(QStyledItemDelegate):
     def __init__(self, thumbnail_size: int = THUMBNAIL_SIZE, parent: QWidget | None = None):
         super().__init__(parent)
         self.thumbnail_size = thumbnail_size
+        self._badges = BadgePainter()
+        self._line_heights: dict[str, int] = {}
+        self._names: dict[tuple[str, str, int], str] = {}
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         """Every cell is the same size (the grid uses uniform item sizes)."""
-        line = QFontMetrics(option.font).height()
         side = self.thumbnail_size + 2 * CELL_MARGIN
-        return QSize(side, side + NAME_GAP + line)
+        return QSize(side, side + NAME_GAP + self._line_height(option.font))
 
     def thumbnail_rect(self, cell: QRect) -> QRect:
         """Where the thumbnail box sits in *cell*."""
         left = cell.left() + (cell.width() - self.thumbnail_size) // 2
         return QRect(left, cell.top() + CELL_MARGIN, self.thumbnail_size, self.thumbnail_size)
 
-    def _badge_anchor(self, shown: QRectF, box: QRect) -> QRectF:
-        """Where the badge goes: the picture's corners, but never a rect smaller than
-        :data:`MIN_BADGE_BOX` (a tiny picture would vanish under its badge)."""
-        least = QRectF(0, 0, min(MIN_BADGE_BOX.width(), box.width()), MIN_BADGE_BOX.height())
-        least.moveCenter(QRectF(box).center())
-        least.moveBottom(box.bottom())
-        if shown.width() >= least.width() and shown.height() >= least.height():
-            return shown
-        return shown.united(least)
-
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        """Paint the cell of *index*."""
-        cell: QRect = option.rect
-        state: QStyle.StateFlag = option.state
-        palette: QPalette = option.palette
-        selected = bool(state & QStyle.StateFlag.State_Selected)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if selected or state & QStyle.StateFlag.State_MouseOver:
-            colour = palette.color(QPalette.ColorRole.Highlight)
-            colour.setAlpha(70 if selected else 25)
-            painter.setPen(palette.color(QPalette.ColorRole.Highlight) if selected else colour)
-            painter.setBrush(colour)
-            painter.drawRoundedRect(QRectF(cell).adjusted(1.5, 1.5, -1.5, -1.5), 6, 6)
+        """Paint the cell of *index*.
 
-        box = self.thumbnail_rect(cell)
+        Kept to few calls into Qt: each may wait for Python's lock while workers read images
+        (tests/bench/bench_ui.py), so geometry is plain arithmetic and badges are cached.
+        """
         content = index.data(CellRole)
         if not isinstance(content, Cell):
-            painter.restore()
             return
-        pixmap = content.picture
-        shown = QRectF(box)
-        if not pixmap.isNull():
-            ratio = pixmap.devicePixelRatio() or 1.0
-            size = QSize(round(pixmap.width() / ratio), round(pixmap.height() / ratio))
-            if size.width() > box.width() or size.height() > box.height():
-                size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            # Bottom-aligned, so the picture sits right above its name.
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(box.center())
-            target.moveBottom(box.bottom())
-            painter.drawPixmap(target, pixmap)
-            shown = QRectF(target)
-        paint_badge(painter, self._badge_anchor(shown, box), content.badge)
+        cell: QRect = option.rect
+        x, y, width = cell.x(), cell.y(), cell.width()
+        state = option.state
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        painter.save()
+        if selected or state & QStyle.StateFlag.State_MouseOver:
+            self._paint_highlight(painter, option, selected)
 
-        metrics = QFontMetrics(option.font)
-        name_rect = QRect(
-            cell.left() + 4, box.bottom() + NAME_GAP, cell.width() - 8, metrics.height()
-        )
-        elided = metrics.elidedText(content.name, Qt.TextElideMode.ElideMiddle, name_rect.width())
+        size = self.thumbnail_size
+        box_left, box_top = x + (width - size) // 2, y + CELL_MARGIN
+        box_bottom = box_top + size
+        shown_w, shown_h = content.width, content.height
+        if shown_w > size or shown_h > size:
+            scale = min(size / shown_w, size / shown_h)
+            shown_w, shown_h = round(shown_w * scale), round(shown_h * scale)
+        # Bottom-aligned, so the picture sits right above its name.
+        left, top = box_left + (size - shown_w) // 2, box_bottom - shown_h
+        painter.drawPixmap(QRect(left, top, shown_w, shown_h), content.picture)
+        # A small picture would vanish under its badge: lay the badge out on a larger area.
+        least_w, least_h = min(MIN_BADGE_BOX.width(), size), MIN_BADGE_BOX.height()
+        right = left + shown_w
+        if shown_w < least_w or shown_h < least_h:
+            least_left = box_left + (size - least_w) // 2
+            left, right = min(left, least_left), max(right, least_left + least_w)
+            top = min(top, box_bottom - least_h)
+        ratio = painter.device().devicePixelRatioF() or 1.0
+        self._badges.paint_at(painter, left, top, right, box_bottom, content.badge, ratio)
+
+        line = self._line_height(option.font)
+        text = self._elided(option.font, content.name, width - 8)
         # The selection is a light tint behind the whole cell, so the text keeps its colour.
         painter.setFont(option.font)
-        painter.setPen(palette.color(QPalette.ColorRole.Text))
+        painter.setPen(option.palette.color(QPalette.ColorRole.Text))
         painter.drawText(
-            name_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, elided
+            QRect(x + 4, box_bottom + NAME_GAP, width - 8, line),
+            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+            text,
         )
         painter.restore()
+
+    def _paint_highlight(
+        self, painter: QPainter, option: QStyleOptionViewItem, selected: bool
+    ) -> None:
+        highlight = option.palette.color(QPalette.ColorRole.Highlight)
+        fill = QColor(highlight)
+        fill.setAlpha(70 if selected else 25)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(highlight if selected else fill)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(QRectF(option.rect).adjusted(1.5, 1.5, -1.5, -1.5), 6, 6)
+
+    def _line_height(self, font: QFont) -> int:
+        key = font.key()
+        height = self._line_heights.get(key)
+        if height is None:
+            height = self._line_heights[key] = QFontMetrics(font).height()
+        return height
+
+    def _elided(self, font: QFont, name: str, width: int) -> str:
+        key = (font.key(), name, width)
+        text = self._names.get(key)
+        if text is None:
+            if len(self._names) > 20_000:
+                self._names.clear()
+            metrics = QFontMetrics(font)
+            text = self._names[key] = metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, width)
+        return text
 
 
 def local_paths(mime: QMimeData) -> list[str]:
@@ -173,6 +195,8 @@ class ImageGrid(QListView):
         self.setToolTip("")
         self.delegate = BadgeDelegate(thumbnail_size, self)
         self.setItemDelegate(self.delegate)
+        #: What an empty grid says in its middle ('' for nothing, when the window says it).
+        self.empty_text = EMPTY_TEXT
 
     def selected_paths(self) -> list[str]:
         """The paths of the selected items, in the order shown."""
@@ -216,7 +240,7 @@ class ImageGrid(QListView):
         """Paint the items, or say what to do when there are none."""
         super().paintEvent(event)
         model = self.model()
-        if model is not None and model.rowCount() > 0:
+        if not self.empty_text or (model is not None and model.rowCount() > 0):
             return
         painter = QPainter(self.viewport())
         colour = self.palette().color(QPalette.ColorRole.PlaceholderText)
@@ -224,5 +248,6 @@ class ImageGrid(QListView):
         font = painter.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
         painter.setFont(font)
-        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_TEXT)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12), flags, self.empty_text)
         painter.end()

@@ -70,10 +70,20 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """What a grid cell paints for one item."""
+    """What a grid cell paints for one item.
+
+    Attributes:
+        name: the file name.
+        picture: the thumbnail, or a placeholder.
+        width: the picture's width in device-independent pixels.
+        height: the picture's height in device-independent pixels.
+        badge: the badge over the picture.
+    """
 
     name: str
     picture: QPixmap
+    width: int
+    height: int
     badge: Badge
 
 
@@ -123,13 +133,16 @@ class ItemListModel(QAbstractListModel):
         self._controller = controller
         self._rows = len(controller.session.items)
         self._cache_size = max(1, cache_size)
-        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        # Each thumbnail with its size (asking a pixmap for it is a call into Qt).
+        self._pixmaps: OrderedDict[str, tuple[QPixmap, int, int]] = OrderedDict()
         self._no_preview: set[str] = set()
         size = controller.thumbnail_size
         #: Shown until a thumbnail arrives.
         self.placeholder = placeholder_pixmap(size)
         #: Shown for a file that cannot be decoded.
         self.no_preview = placeholder_pixmap(size, broken=True)
+        self._placeholder = (self.placeholder, size, self.placeholder.height())
+        self._no_preview_sized = (self.no_preview, size, self.no_preview.height())
         controller.items_added.connect(self._on_items_added)
         controller.items_removed.connect(self._on_items_removed)
         controller.items_changed.connect(self._on_items_changed)
@@ -175,7 +188,8 @@ class ItemListModel(QAbstractListModel):
         if role == BadgeRole:
             return self.badge(row)
         if role == CellRole:
-            return Cell(item.name, self._thumbnail(item.path), self.badge(row))
+            picture, width, height = self._sized_thumbnail(item.path)
+            return Cell(item.name, picture, width, height, self.badge(row))
         if role == _ROLE.ToolTipRole:
             return self._tooltip(row)
         if role == _ROLE.AccessibleTextRole:
@@ -194,14 +208,17 @@ class ItemListModel(QAbstractListModel):
         return path in self._pixmaps
 
     def _thumbnail(self, path: str) -> QPixmap:
-        pixmap = self._pixmaps.get(path)
-        if pixmap is not None:
+        return self._sized_thumbnail(path)[0]
+
+    def _sized_thumbnail(self, path: str) -> tuple[QPixmap, int, int]:
+        sized = self._pixmaps.get(path)
+        if sized is not None:
             self._pixmaps.move_to_end(path)
-            return pixmap
+            return sized
         if path in self._no_preview:
-            return self.no_preview
+            return self._no_preview_sized
         self._controller.request_thumbnail(path)
-        return self.placeholder
+        return self._placeholder
 
     def _tooltip(self, row: int) -> str:
         item = self._controller.session.items[row]
@@ -260,7 +277,7 @@ class ItemListModel(QAbstractListModel):
         if image.isNull():
             self._no_preview.add(path)
         else:
-            self._pixmaps[path] = QPixmap.fromImage(image)
+            self._pixmaps[path] = (QPixmap.fromImage(image), image.width(), image.height())
             self._pixmaps.move_to_end(path)
             while len(self._pixmaps) > self._cache_size:
                 self._pixmaps.popitem(last=False)

@@ -532,9 +532,8 @@ class MainWindow(QMainWindow):
         if self.plan_panel.requests:
             self.inspect(0)
 
-    @Slot()
-    def export(self) -> None:
-        """File > Export vectors."""
+    def export_source(self) -> ExportSource:
+        """What File > Export offers: every image, the selected ones, and their settings."""
         session = self.controller.session
         s = session.settings
         result = self.run_panel.last_result
@@ -547,14 +546,18 @@ class MainWindow(QMainWindow):
             endpoint=self.endpoint.url,
             emulated=emulated,
         )
-        source = ExportSource(
+        return ExportSource(
             store_path=self.store_path,
             settings=settings,
             all_items=tuple(session.export_items()),
             selected_items=tuple(session.export_items(self._selected_rows())),
             start_dir=self.app_settings.last_folder(),
         )
-        ExportDialog.ask(source, parent=self)
+
+    @Slot()
+    def export(self) -> None:
+        """File > Export vectors."""
+        ExportDialog.ask(self.export_source(), parent=self)
 
     # -- help -----------------------------------------------------------------------------
 
@@ -583,7 +586,7 @@ class MainWindow(QMainWindow):
     def is_settled(self) -> bool:
         """Whether every image is read and judged and every visible thumbnail is shown."""
         c = self.controller
-        if c.busy or c.thumbnails_busy or self.preview.busy:
+        if c.busy or c.thumbnails_busy or self.preview.busy or self.plan_panel.refresh_pending:
             return False
         session = c.session
         if any(item.probe is None for item in session.items) or session.needs_prepare():

@@ -126,6 +126,11 @@ class PlanPanel(QWidget):
         """The plan as last rendered."""
         return list(self._requests)
 
+    @property
+    def refresh_pending(self) -> bool:
+        """Whether a re-plan is scheduled (what is shown may be about to change)."""
+        return self._timer.isActive()
+
     def blocking_error(self) -> str | None:
         """Why a run cannot start now, in plain words, or ``None`` when it can."""
         return self._blocking

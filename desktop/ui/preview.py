@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 from collections.abc import Sequence
 from typing import Final
 
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.assess import Sent
+from desktop.core.assess import Sent, display_path
 from desktop.core.images import Probe
 from desktop.core.models import DECOMPRESSION_BOMB_PIXELS
 from desktop.core.rules import Severity, Status, size_words
@@ -61,6 +62,14 @@ def _facts_html(rows: Sequence[tuple[str, str]]) -> str:
         for name, value in rows
     )
     return f"<table cellspacing='0' cellpadding='1'>{cells}</table>"
+
+
+def shown_path(path: str) -> str:
+    """*path* as people read it: the home folder written as ``~``, undecodable bytes escaped."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
+        path = "~" + path[len(home) :]
+    return display_path(path)
 
 
 def original_facts(probe: Probe) -> list[tuple[str, str]]:
@@ -319,7 +328,7 @@ class PreviewPanel(QWidget):
         session, view = self.session, self.view
         item = session.items[index]
         view.name.setText(item.name)
-        view.path.setText(item.path)
+        view.path.setText(shown_path(item.path))
         view.path.setCursorPosition(0)
         view.path.setToolTip(item.path)
         self._render_state(index, item)

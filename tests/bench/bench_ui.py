@@ -13,9 +13,10 @@ frozen window). It is measured twice in the same run:
 
 The corpus is made once in a temporary folder and reused by later runs (``--fresh`` remakes
 it): 40 camera-like 12 MP JPEGs (about 3 MB each, shrunk before sending under embed-v4.0),
-360 1080p JPEGs, 800 VGA PNGs and 800 SVGA JPEGs. It prints the longest stall and the 95th
-percentile of both phases, their ratio, the time until everything was ready, and the target
-(no stall above 50 ms). Nothing is asserted.
+360 1080p JPEGs, 800 VGA PNGs and 800 SVGA JPEGs. For both phases it prints the longest stall,
+the 99th and 95th percentiles, the median and how many stalls passed 50 ms, then their ratios,
+the time until everything was ready, and the target (no stall above 50 ms). Nothing is
+asserted. Options try other thread counts and Python's switch interval.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -39,7 +41,7 @@ from PySide6.QtWidgets import QApplication
 # Run as a script from the project root: make `tests` importable next to `desktop`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from desktop.ui.controller import SessionController
+from desktop.ui.controller import THUMBNAIL_THREADS, SessionController
 from desktop.ui.grid import ImageGrid
 from desktop.ui.item_model import ItemListModel, StatusFilterModel
 from tests import imagegen
@@ -187,11 +189,33 @@ class AskForEveryThumbnail(QObject):
             self.controller.request_thumbnail(self.controller.session.items[n].path)
 
 
-def summary(gaps: list[float]) -> tuple[float, float, float]:
-    """Longest gap, 95th percentile and median, in milliseconds."""
-    ordered = sorted(gaps)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return ordered[-1], p95, statistics.median(ordered)
+@dataclass(frozen=True)
+class Stalls:
+    """How long the event loop went without running, over one phase (milliseconds)."""
+
+    longest: float
+    p99: float
+    p95: float
+    median: float
+    over_target: int
+
+    @classmethod
+    def of(cls, gaps: list[float]) -> Stalls:
+        """The summary of the heartbeat's *gaps*."""
+        ordered = sorted(gaps)
+
+        def pct(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+        over = sum(g > TARGET_STALL_MS for g in ordered)
+        return cls(ordered[-1], pct(0.99), pct(0.95), statistics.median(ordered), over)
+
+    def row(self, label: str) -> str:
+        """One line of the table."""
+        return (
+            f"{label:24s}{self.longest:8.1f} ms{self.p99:8.1f} ms{self.p95:8.1f} ms"
+            f"{self.median:8.1f} ms{self.over_target:8d}"
+        )
 
 
 def main() -> None:
@@ -202,6 +226,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="make the corpus again")
     parser.add_argument("--probe-threads", type=int, default=None, help="threads probing files")
     parser.add_argument(
+        "--thumbnail-threads", type=int, default=THUMBNAIL_THREADS, help="thumbnail threads"
+    )
+    parser.add_argument(
         "--switch-ms", type=float, default=None, help="Python's thread switch interval (ms)"
     )
     args = parser.parse_args()
@@ -210,7 +237,9 @@ def main() -> None:
     folder = corpus(args.images, args.fresh)
 
     app = QApplication.instance() or QApplication([])
-    controller = SessionController(probe_threads=args.probe_threads)
+    controller = SessionController(
+        probe_threads=args.probe_threads, thumbnail_threads=args.thumbnail_threads
+    )
     model = ItemListModel(controller)
     proxy = StatusFilterModel()
     proxy.setSourceModel(model)
@@ -226,7 +255,7 @@ def main() -> None:
     QTimer.singleShot(round(args.baseline * 1000), loop.quit)
     loop.exec()
     heartbeat.stop()
-    idle = summary(heartbeat.gaps)
+    idle = Stalls.of(heartbeat.gaps)
 
     loop = QEventLoop()
     watch = ReadyWatch(controller, loop)
@@ -237,7 +266,7 @@ def main() -> None:
     watch.start()
     loop.exec()
     heartbeat.stop()
-    load = summary(heartbeat.gaps)
+    load = Stalls.of(heartbeat.gaps)
     took = watch.ready_at - start
     items = len(controller.session.items)
     controller.shutdown()
@@ -246,20 +275,24 @@ def main() -> None:
     cpus = os.cpu_count() or 1
     print(
         f"\n{items:,} images on {cpus} CPUs, switch interval {sys.getswitchinterval() * 1000:g} ms,"
-        f" probe threads {args.probe_threads or 'default'}:"
+        f" probe threads {args.probe_threads or 'default'},"
+        f" thumbnail threads {args.thumbnail_threads}:"
         f" every finding and thumbnail ready in {took:.1f} s"
     )
     print(
-        f"{'':28s}{'longest':>10s}{'95th pct':>10s}{'median':>10s}   (heartbeat {HEARTBEAT_MS} ms)"
+        f"{'':24s}{'longest':>11s}{'99th pct':>11s}{'95th pct':>11s}{'median':>11s}"
+        f"{'> ' + str(round(TARGET_STALL_MS)) + ' ms':>8s}   (heartbeat every {HEARTBEAT_MS} ms)"
     )
-    print(f"{'baseline (idle loop)':28s}{idle[0]:9.1f} ms{idle[1]:7.1f} ms{idle[2]:7.1f} ms")
-    print(f"{'adding 2,000 images':28s}{load[0]:9.1f} ms{load[1]:7.1f} ms{load[2]:7.1f} ms")
+    print(idle.row("baseline (idle loop)"))
+    print(load.row(f"adding {items:,} images"))
     print(
-        f"{'ratio load / baseline':28s}{load[0] / idle[0]:9.1f} x {load[1] / idle[1]:7.1f} x"
-        f"{load[2] / idle[2]:7.1f} x"
+        f"{'ratio load / baseline':24s}{load.longest / idle.longest:8.1f} x "
+        f"{load.p99 / idle.p99:8.1f} x {load.p95 / idle.p95:8.1f} x "
+        f"{load.median / idle.median:8.1f} x"
     )
-    met = "met" if load[0] <= TARGET_STALL_MS else "NOT met"
+    met = "met" if load.longest <= TARGET_STALL_MS else "NOT met"
     print(f"target: no stall above {TARGET_STALL_MS:.0f} ms -> {met}")
+    print("(the longest stall also counts other programs' load; the idle row shows the floor)")
 
 
 if __name__ == "__main__":

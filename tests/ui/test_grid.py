@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QRect, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage, QPainter
-from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QWidget
 from pytestqt.qtbot import QtBot
 
+from desktop.core.models import Settings
 from desktop.core.rules import Status
 from desktop.ui.badges import Badge, Symbol, paint_badge
 from desktop.ui.controller import SessionController
@@ -48,22 +51,39 @@ def window(qtbot: QtBot) -> Iterator[Window]:
     controller.shutdown()
 
 
+def drag_event(kind: type[QDragMoveEvent], point: QPointF, mime: QMimeData) -> QDragMoveEvent:
+    """A drag event at *point*: PySide6 6.12 wants a QPointF (its QPoint form is deprecated),
+    earlier versions take only a QPoint."""
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    make: Any = kind  # the accepted point type depends on the PySide6 version
+    try:
+        event: QDragMoveEvent = make(point, *args)
+    except TypeError:
+        event = make(point.toPoint(), *args)
+    return event
+
+
 def drop(view: ImageGrid, mime: QMimeData) -> tuple[bool, bool]:
     """Drag *mime* over *view* and drop it; whether the enter and the drop were accepted."""
     target = view.viewport()
     point = QPointF(20, 20)
-    action, button, modifiers = (
-        Qt.DropAction.CopyAction,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    enter = QDragEnterEvent(point, action, mime, button, modifiers)
+    enter = drag_event(QDragEnterEvent, point, mime)
     QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False, False
-    move = QDragMoveEvent(point, action, mime, button, modifiers)
-    QApplication.sendEvent(target, move)
-    dropped = QDropEvent(point, action, mime, button, modifiers)
+    QApplication.sendEvent(target, drag_event(QDragMoveEvent, point, mime))
+    dropped = QDropEvent(
+        point,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(target, dropped)
     return True, dropped.isAccepted()
 
@@ -94,7 +114,10 @@ def test_dropping_files_and_a_folder_fills_the_grid(
     assert dropped.args[0] == [str(folder), *map(str, loose), str(tmp_path / "broken.jpg")]
     expected = len(in_folder) + len(loose) + 1
     qtbot.waitUntil(lambda: window.proxy.rowCount() == expected, timeout=5000)
-    statuses = lambda: [window.proxy.index(r, 0).data(StatusRole) for r in range(expected)]  # noqa: E731
+
+    def statuses() -> list[Any]:
+        return [window.proxy.index(r, 0).data(StatusRole) for r in range(expected)]
+
     qtbot.waitUntil(lambda: None not in statuses(), timeout=10_000)
     assert sorted(statuses()) == sorted([Status.ERROR.value] + [Status.OK.value] * (expected - 1))
     assert window.controller.wait_idle(10_000)
@@ -125,7 +148,7 @@ def test_delete_and_backspace_ask_to_remove_the_selection(
     assert window.grid.selected_paths() == [str(paths[1]), str(paths[3])]
 
     with qtbot.waitSignal(window.grid.delete_requested, timeout=1000):
-        qtbot.keyClick(window.grid, key)
+        QTest.keyClick(window.grid, key)
     window.controller.remove_paths(window.grid.selected_paths())
 
     assert window.proxy.rowCount() == 2
@@ -224,3 +247,62 @@ def test_an_empty_grid_says_what_to_do(qtbot: QtBot, window: Window) -> None:
     middle = shot.copy(shot.width() // 4, shot.height() // 2 - 15, shot.width() // 2, 30)
     background = window.grid.viewport().palette().color(window.grid.viewport().backgroundRole())
     assert dominant_share(middle, background) < 0.995, "a hint is written in the middle"
+
+
+def test_a_settings_change_changes_the_badges_shown(
+    qtbot: QtBot, window: Window, tmp_path: Path
+) -> None:
+    # Under 3,136 pixels: embed-v4.0 warns that the server enlarges it; v3 models do not.
+    tiny = [imagegen.save(imagegen.photo(50, 40, seed=n), tmp_path / f"t{n}.png") for n in range(3)]
+    window.controller.add_paths([str(p) for p in tiny])
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 3, timeout=5000)
+    assert window.controller.wait_idle(10_000, thumbnails=True)
+
+    def corner_share(colour: QColor) -> float:
+        shot = window.grid.grab().toImage()
+        box = window.grid.delegate.thumbnail_rect(window.grid.visualRect(window.proxy.index(2, 0)))
+        # The badge of a picture this small sits on a 96 x 72 area centred on the box's bottom.
+        return dominant_share(shot.copy(box.left() + 90, box.bottom() - 75, 45, 40), colour)
+
+    assert corner_share(WARNING_COLOUR) > 0.05
+    window.controller.set_settings(Settings(model="embed-english-v3.0"))
+    assert window.controller.wait_idle(10_000)
+    assert corner_share(WARNING_COLOUR) < 0.005
+    assert corner_share(OK_COLOUR) > 0.05
+
+
+class PaintCounter(QObject):
+    """Counts the paint events a widget receives."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Count paint events; let every event through."""
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def test_changes_repaint_the_grid_only_when_a_changed_row_is_on_screen(
+    qtbot: QtBot, window: Window, tmp_path: Path
+) -> None:
+    imagegen.distinct_jpegs(tmp_path / "many", 120)
+    window.controller.add_paths([str(tmp_path / "many")])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 120, timeout=5000)
+    assert window.controller.wait_idle(10_000, thumbnails=True)
+    QApplication.processEvents()
+    paints = PaintCounter(window.grid.viewport())
+    session = window.controller.session
+    far = [s.sha256 for s in map(session.sent_of, range(100, 110)) if s is not None]
+
+    window.controller.mark_embedded(far)  # rows far below the fold
+    QApplication.processEvents()
+    assert paints.count == 0
+
+    near = [s.sha256 for s in map(session.sent_of, range(0, 3)) if s is not None]
+    window.controller.mark_embedded(near)
+    QApplication.processEvents()
+    assert paints.count > 0
