@@ -199,25 +199,32 @@ def _report_errors(result: Assessment) -> None:
 
 
 def _run_interruptibly(runner: Runner, items: list[RunItem]) -> RunResult | None:
-    """Run on a worker thread so Ctrl+C cancels cleanly; ``None`` if interrupted."""
+    """Run on a worker thread so Ctrl+C cancels cleanly; ``None`` if interrupted.
+
+    The wait is on an event the worker sets when it is really over: in Python 3.11, a
+    ``Thread.join`` interrupted by Ctrl+C can mark the thread finished while it still runs, and
+    closing the store under it would lose the answers to requests already in flight.
+    """
     box: list[RunResult] = []
     errors: list[BaseException] = []
+    over = threading.Event()
 
     def work() -> None:
         try:
             box.append(runner.run(items))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             errors.append(exc)
+        finally:
+            over.set()
 
-    thread = threading.Thread(target=work, name="embed-run")
-    thread.start()
+    threading.Thread(target=work, name="embed-run", daemon=True).start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not over.wait(0.2):
+            pass
     except KeyboardInterrupt:
         print("\nCancelling: waiting for the requests in flight...", file=sys.stderr)
         runner.cancel()
-        thread.join()
+        over.wait()
         return None
     if errors:
         raise errors[0]

@@ -48,7 +48,21 @@ def plan_requests(
     dropped; its ``body_bytes`` then shows it is over the bar.
     """
     envelope = envelope_size(settings, spec)
-    limit = spec.max_images_per_request
+    plan = _best_fit(sizes, envelope, spec.max_images_per_request, max_body)
+    if len(plan) > 1:
+        # Same number of requests, images spread evenly: requests sent side by side then
+        # take about as long as each other, instead of one full request and a stray few.
+        even = -(-len(sizes) // len(plan))
+        if even < spec.max_images_per_request:
+            balanced = _best_fit(sizes, envelope, even, max_body)
+            if len(balanced) == len(plan):
+                plan = balanced
+    return plan
+
+
+def _best_fit(
+    sizes: Sequence[tuple[int, int]], envelope: int, limit: int, max_body: int
+) -> list[PlannedRequest]:
     members: list[list[int]] = []
     totals: list[int] = []
     # (room left for one more input, its comma included, request number), kept sorted.

@@ -556,8 +556,12 @@ def _bits(im: ImageFile.ImageFile) -> int:
 
 
 def _orientation(im: ImageFile.ImageFile, fmt: str) -> int:
+    # Pillow's TIFF reader turns the pixels upright itself (and reports the upright size), so
+    # what the app decodes needs no turning, whatever the tag says.
+    if fmt == "tiff":
+        return 1
     # PngImageFile.getexif() decodes the whole image when no eXIf chunk precedes the pixels.
-    if fmt not in ("jpeg", "webp", "tiff") and "exif" not in im.info:
+    if fmt not in ("jpeg", "webp") and "exif" not in im.info:
         return 1
     try:
         value = im.getexif().get(_ORIENTATION_TAG, 1)

@@ -9,6 +9,7 @@ of plain event objects, so the command line and the window can show the same pro
 
 from __future__ import annotations
 
+import gc
 import random
 import threading
 import time
@@ -398,6 +399,11 @@ class Runner:
                 self._stop(Failure(Verdict.STOP, None, f"The vectors could not be saved: {exc}"))
                 return
             self._embedded(items, rows, time.monotonic() - started)
+            del raw, rows
+            # httpx ties each response to its stream in a reference cycle, so megabytes of
+            # request and answer wait for a full collection, which Python rarely runs when the
+            # objects are few but large: collect now to keep memory flat over long runs.
+            gc.collect()
             return
 
     def _split(self, items: list[RunItem], urls: list[str], failure: Failure) -> None:

@@ -206,9 +206,12 @@ class Session:
         first = self._first_with.get(sha) if sha is not None else None
         if first is not None and first != index:
             findings.append(duplicate_finding(self.items[first].probe or probe))
+            # A copy cannot be sent when the first copy could not be prepared.
+            item = self.items[first]
         error = item.prepare_error.get(self.key)
         if error is not None:
             findings.append(error)
+        item = self.items[index]
         item.findings = findings
         if (
             probe.ok

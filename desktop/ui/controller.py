@@ -103,6 +103,16 @@ class SessionController(QObject):
         thumbnail_threads: int = THUMBNAIL_THREADS,
         thumbnail_size: int = THUMBNAIL_SIZE,
     ) -> None:
+        """A controller over an empty session judged under *settings*.
+
+        Args:
+            settings: the settings to start with (the defaults when ``None``).
+            parent: the owning QObject.
+            prepare_threads: threads preparing images (default: one less than the cores).
+            probe_threads: threads probing files (default :data:`PROBE_THREADS`).
+            thumbnail_threads: threads making thumbnails.
+            thumbnail_size: the longer side of a thumbnail in pixels.
+        """
         super().__init__(parent)
         self.session = Session(settings)
         self.thumbnail_size = thumbnail_size

@@ -120,12 +120,9 @@ class MainWindow(QMainWindow):
         self.sort_box = QComboBox()
         for label, order in _SORTS:
             self.sort_box.addItem(label, order)
-        self.drop_hint = QLabel(
+        self.grid.empty_text = (
             "Drop images or folders here, paste them (Ctrl+V), or use File > Add images."
         )
-        self.drop_hint.setWordWrap(True)
-        self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.drop_hint.setObjectName("dropHint")
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -133,7 +130,6 @@ class MainWindow(QMainWindow):
         row.addWidget(self.filter_box, 1)
         row.addWidget(self.sort_box, 1)
         left_layout.addLayout(row)
-        left_layout.addWidget(self.drop_hint)
         left_layout.addWidget(self.grid, 1)
 
         self.key_label = QLabel()
@@ -165,8 +161,10 @@ class MainWindow(QMainWindow):
         side_scroll = QScrollArea()
         side_scroll.setWidgetResizable(True)
         side_scroll.setWidget(side)
-        side_scroll.setMinimumWidth(320)
         side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Never narrower than its content: a hidden horizontal scroll would shift it sideways.
+        scrollbar = side_scroll.verticalScrollBar().sizeHint().width()
+        side_scroll.setMinimumWidth(side.minimumSizeHint().width() + scrollbar + 4)
 
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
         self.top_split.addWidget(left)
@@ -240,9 +238,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         c = self.controller
         c.status_message.connect(self._show_status)
-        c.items_added.connect(self._on_items_changed)
         c.items_removed.connect(self._on_items_removed)
-        c.items_changed.connect(self._on_items_changed)
         c.plan_changed.connect(self._on_plan_changed)
         c.settings_changed.connect(self._on_settings_changed)
         c.paths_skipped.connect(self._on_paths_skipped)
@@ -378,22 +374,14 @@ class MainWindow(QMainWindow):
     def _show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
 
-    @Slot(list)
-    def _on_items_changed(self, _rows: list[int]) -> None:
-        self._update_counts()
-
     @Slot()
     def _on_items_removed(self) -> None:
-        self._update_counts()
         self._on_selection()
 
     @Slot(list)
     def _on_paths_skipped(self, skipped: list[object]) -> None:
         if skipped:
             self._show_status(f"Skipped {len(skipped)} file(s) that are not images or are hidden.")
-
-    def _update_counts(self) -> None:
-        self.drop_hint.setVisible(not self.controller.session.items)
 
     @Slot()
     def _on_plan_changed(self) -> None:

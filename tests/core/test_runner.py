@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -28,11 +29,12 @@ from desktop.core.runner import (
     RunResult,
 )
 from desktop.core.store import Store, VectorKey
-from desktop.emulator import Emulator, Fault, FaultKind, expected_vector
+from desktop.emulator import Emulator, Fault, FaultKind, RequestRecord, expected_vector
 from tests.conftest import TEST_KEY
 from tests.imagegen import corrupt_data_png, photo_folder
 
 EMBED = "/v2/embed"
+E = TypeVar("E")
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ class Recorder:
         with self._lock:
             self.events.append(event)
 
-    def of(self, kind: type) -> list[Event]:
+    def of(self, kind: type[E]) -> list[E]:
         with self._lock:
             return [e for e in self.events if isinstance(e, kind)]
 
@@ -67,7 +69,7 @@ def run_once(
     emu: Emulator | str,
     result: Assessment,
     store: Store,
-    recorder: Recorder | None = None,
+    recorder: Callable[[Event], None] | None = None,
     runner_box: list[Runner] | None = None,
     **config: object,
 ) -> RunResult:
@@ -85,7 +87,7 @@ def run_once(
     return runner.run(result.run_items())
 
 
-def embed_requests(emu: Emulator) -> list:
+def embed_requests(emu: Emulator) -> list[RequestRecord]:
     return [r for r in emu.requests if r.path == EMBED]
 
 
@@ -254,8 +256,8 @@ def test_a_refused_image_is_isolated_and_the_rest_of_the_batch_is_embedded(
     assert outcome.outcome == "completed"
     assert outcome.embedded == 49
     failures = recorder.of(ItemFailed)
-    assert [f.path for f in failures] == [str(poison)]  # type: ignore[attr-defined]
-    assert "could not be decoded as PNG" in failures[0].message  # type: ignore[attr-defined]
+    assert [f.path for f in failures] == [str(poison)]
+    assert "could not be decoded as PNG" in failures[0].message
     assert emulator.billed_images == 49, "nothing is billed twice while bisecting"
 
 
@@ -404,4 +406,5 @@ def test_the_plan_respects_a_small_rate_limit(
     planned = Runner(
         RunConfig(trial, TEST_KEY, parse_endpoint(emulator.base_url)), store
     )._plan_for(result.run_items())
-    assert [len(r.items) for r in planned] == [5, 1], "no request holds more than a minute's worth"
+    assert len(planned) == 2
+    assert max(len(r.items) for r in planned) <= 5, "no request holds more than a minute's worth"
