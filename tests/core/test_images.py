@@ -246,11 +246,21 @@ def test_exif_orientation_of_jpeg(tmp_path: Path, orientation: int) -> None:
     assert (probe.width, probe.height) == (40, 30)
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("e.webp", "WEBP"), ("e.png", "PNG"), ("e.tif", "TIFF")])
+@pytest.mark.parametrize(("name", "fmt"), [("e.webp", "WEBP"), ("e.png", "PNG")])
 def test_exif_orientation_of_other_formats(tmp_path: Path, name: str, fmt: str) -> None:
     path = g.save(g.photo(40, 30), tmp_path / name, fmt, exif=_exif(8))
 
     assert probe_file(path).orientation == 8
+
+
+def test_a_tiff_is_reported_upright_because_pillow_turns_it_on_reading(tmp_path: Path) -> None:
+    """Pillow applies a TIFF's orientation itself; the app must not turn it a second time."""
+    path = g.save(g.photo(40, 30), tmp_path / "e.tif", "TIFF", exif=_exif(8))
+
+    probe = probe_file(path)
+
+    assert probe.orientation == 1
+    assert (probe.width, probe.height) == (30, 40)
 
 
 def test_orientation_out_of_range_reads_as_upright(tmp_path: Path) -> None:
