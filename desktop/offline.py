@@ -71,7 +71,7 @@ class OfflineService:
             self._emulator = self._bind(self.preferred_port) or self._bind(0)
             if self._emulator is None:
                 raise OSError("The built-in emulator could not listen on any local port.")
-            if self._emulator.port != self.preferred_port:
+            if self.preferred_port and self._emulator.port != self.preferred_port:
                 _log.warning(
                     "port %d is taken; the offline emulator listens on %d, so vectors made "
                     "offline before are not found this time",

@@ -17,7 +17,6 @@ import io
 import logging
 import os
 import stat
-import struct
 import threading
 import warnings
 from collections import deque
@@ -33,6 +32,7 @@ from typing import IO, Final, TypeAlias
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from desktop.core.models import DECOMPRESSION_BOMB_PIXELS
+from desktop.core.pillow_errors import HEADER_ERRORS
 
 # The probe decides on bombs itself (rule `decompression-bomb`); Pillow must not raise first.
 Image.MAX_IMAGE_PIXELS = None
@@ -145,21 +145,6 @@ _PILLOW_FORMATS: Final = (
 # tried only when the file's name asks for them.
 _PILLOW_FORMATS_BY_EXTENSION: Final = {"tga": "TGA", "pcx": "PCX", "dib": "DIB"}
 
-# What Pillow's header parsers raise on bad bytes. Image.open folds some of these into
-# UnidentifiedImageError (an OSError), but readers and lazy properties such as n_frames let
-# the others through.
-_PARSE_ERRORS: Final = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    TypeError,
-    ZeroDivisionError,
-    OverflowError,
-)
 
 _PNG_END: Final = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _JPEG_EOI: Final = b"\xff\xd9"
@@ -469,7 +454,7 @@ def _probe_contents(base: Probe, contents: _Contents, digest: str, source: IO[by
     try:
         with _quiet_pillow(), Image.open(source, formats=_pillow_formats(base.extension)) as im:
             header = _read_header(im)
-    except _PARSE_ERRORS as exc:
+    except HEADER_ERRORS as exc:
         return _unreadable(read, contents, sniffed, exc)
     probe = replace(
         read,
@@ -565,7 +550,7 @@ def _orientation(im: ImageFile.ImageFile, fmt: str) -> int:
         return 1
     try:
         value = im.getexif().get(_ORIENTATION_TAG, 1)
-    except _PARSE_ERRORS:
+    except HEADER_ERRORS:
         # Damaged EXIF costs only the orientation; the pixels may well be fine.
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1

@@ -20,7 +20,6 @@ import io
 import logging
 import math
 import os
-import struct
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from desktop.core.models import (
     MAX_IMAGE_BYTES,
     Settings,
 )
+from desktop.core.pillow_errors import DECODE_ERRORS
 from desktop.core.raster import (
     ORIENTATION_TRANSPOSE,
     PilRaster,
@@ -58,23 +58,6 @@ JPEG_QUALITY: Final = 90
 JPEG_QUALITY_STEPS: Final = (85, 75, 65)
 
 _LIMIT_WORDS: Final = f"to fit under {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
-
-#: What Pillow (and the codecs under it) raise for data it cannot decode. Most plugins raise
-#: OSError or ValueError, some SyntaxError, EOFError or struct.error on short or broken
-#: headers, a few IndexError or KeyError on inconsistent tables. Warning is here because a
-#: process run with warnings as errors turns a decoder's "corrupt data" warning into one.
-_DECODE_ERRORS: Final = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    Image.DecompressionBombError,
-    MemoryError,
-    Warning,
-)
 
 
 #: Pillow reader names for the probe's format names, where they differ or there are several.
@@ -205,7 +188,7 @@ def _transform(data: bytes, probe: Probe, settings: Settings) -> Prepared:
         target = fitted_size(*upright) if shrink else upright
         stored_target = upright_size(target, orientation)
         raster, as_png = _decode(image, data, probe, stored_target, changes)
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise _decode_failure(exc) from exc
     if raster.size != stored_target:
         raster = raster.resized(stored_target)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
 import threading
 from dataclasses import dataclass
 from typing import Final
@@ -23,6 +22,7 @@ from desktop.core.assess import Sent
 from desktop.core.images import Probe
 from desktop.core.models import DECOMPRESSION_BOMB_PIXELS, Settings
 from desktop.core.payload import data_url
+from desktop.core.pillow_errors import DECODE_ERRORS
 from desktop.core.prepare import PrepareError, prepare
 from desktop.core.raster import ORIENTATION_TRANSPOSE, to_sendable_mode, upright_size
 from desktop.workers.tasks import Report
@@ -33,20 +33,6 @@ PREVIEW_BOX: Final = 480
 #: then exactly a prefix of the whole base64).
 DATA_URL_HEAD_BYTES: Final = 60
 
-#: What Pillow and its codecs raise on data they cannot decode (a Warning too, because a
-#: process run with warnings as errors turns a decoder's "corrupt data" warning into one).
-_DECODE_ERRORS: Final = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    MemoryError,
-    Image.DecompressionBombError,
-    Warning,
-)
 _PILLOW_ALIASES: Final = {"BMP": ("BMP", "DIB"), "JPEG": ("JPEG", "MPO")}
 
 
@@ -143,7 +129,7 @@ def decode_scaled(
         if transpose is not None:
             pixels = pixels.transpose(transpose)
         rgba = pixels.convert("RGBA")
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise ValueError(str(exc) or type(exc).__name__) from exc
     raw = rgba.tobytes()
     width, height = rgba.size

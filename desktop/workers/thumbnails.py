@@ -17,7 +17,6 @@ make off the GUI thread); the GUI thread turns it into a ``QPixmap``.
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from PySide6.QtGui import QImage, QImageReader, QTransform
 
 from desktop.core.images import Probe
 from desktop.core.models import DECOMPRESSION_BOMB_PIXELS
+from desktop.core.pillow_errors import DECODE_ERRORS
 from desktop.workers.tasks import Report, Work
 
 _log = logging.getLogger(__name__)
@@ -54,22 +54,6 @@ _UPRIGHT: Final[dict[int, tuple[bool, int]]] = {
     7: (True, 90),
     8: (False, 270),
 }
-
-#: What Pillow and its codecs raise on data they cannot decode (a Warning too: a process run
-#: with warnings as errors turns a decoder's "corrupt data" warning into one).
-_DECODE_ERRORS: Final = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    struct.error,
-    IndexError,
-    KeyError,
-    ZeroDivisionError,
-    MemoryError,
-    Image.DecompressionBombError,
-    Warning,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +134,7 @@ def _with_pillow(path: str, size: int) -> QImage | None:
                 image = _eight_bit_grey(image)
             image.thumbnail((size, size))
             return _qimage(image)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return None
 
 
