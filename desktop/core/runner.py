@@ -208,10 +208,15 @@ class Runner:
 
     def run(self, items: Sequence[RunItem]) -> RunResult:
         """Embed *items*, skipping those already stored; blocks until done or cancelled."""
+        # What exists now (the caller's session, a window...) outlives the run: moving it out of
+        # the collector's sight makes the collection after each response scan only the run's
+        # own objects, a few milliseconds instead of a pause that freezes a window.
+        gc.freeze()
         try:
             return self._run(items)
         finally:
             self._close_clients()
+            gc.unfreeze()
 
     def _run(self, items: Sequence[RunItem]) -> RunResult:
         result = self._result
