@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QThreadPool
 
 from desktop.workers.tasks import TaskPool
+from tests.conftest import TEST_KEY
+from tests.ui.secrets_check import files_containing
+
+
+@pytest.fixture(autouse=True)
+def _key_never_leaks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Whatever a window test does, the key reaches no log and no file (the store included)."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    assert TEST_KEY not in caplog.text
+    assert not files_containing(tmp_path, TEST_KEY)
+    assert not files_containing(Path(os.environ["EMBED_STUDIO_DATA_DIR"]), TEST_KEY)
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +17,10 @@ from desktop.ui.key_dialog import KeyDialog
 from desktop.ui.keys_state import KeyHolder
 from desktop.workers.key_check import KeyCheckResult
 from tests.conftest import TEST_KEY
-from tests.ui.secrets_check import MemoryKeyring, files_containing, keyring_backend, shown_texts
+from tests.ui.secrets_check import MemoryKeyring, keyring_backend, shown_texts
 
 ENTRY = (KEYRING_SERVICE, KEYRING_USER)
 OTHER_KEY = "es-other-key-0000aaaa9999"
-
-
-@pytest.fixture(autouse=True)
-def _key_never_leaks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Whatever a test does, the key reaches no log and no file."""
-    caplog.set_level(logging.DEBUG)
-    yield
-    assert TEST_KEY not in caplog.text
-    assert not files_containing(tmp_path, TEST_KEY)
-    assert not files_containing(Path(os.environ["EMBED_STUDIO_DATA_DIR"]), TEST_KEY)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -33,20 +31,9 @@ from desktop.workers.tasks import TaskPool
 from tests.conftest import TEST_KEY
 from tests.imagegen import corrupt_data_png, photo_folder
 from tests.ui.feeding import add
-from tests.ui.secrets_check import files_containing
 
 EMBED = "/v2/embed"
 RUN_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(autouse=True)
-def _key_never_leaks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Whatever a test does, the key reaches no log and no file (the store included)."""
-    caplog.set_level(logging.DEBUG)
-    yield
-    assert TEST_KEY not in caplog.text
-    assert not files_containing(tmp_path, TEST_KEY)
-    assert not files_containing(Path(os.environ["EMBED_STUDIO_DATA_DIR"]), TEST_KEY)
 
 
 @pytest.fixture
