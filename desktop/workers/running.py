@@ -1,4 +1,4 @@
-"""Run :class:`~desktop.core.runner.Runner` on a worker, its events arriving as Qt signals.
+"""Run :class:`~desktop.core.runner.Runner` in a child process, its events arriving as Qt signals.
 
 A :class:`RunTask` opens its own :class:`~desktop.core.store.Store` in the worker from a plain
 path, runs the runner there, and forwards every runner event, unchanged (plain frozen
@@ -11,15 +11,18 @@ how a run ended. Cancelling the task cancels the runner at once.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop.core.runner import RunConfig, RunItem, Runner, RunResult
+from desktop.core.runner import RunConfig, RunItem, RunResult
 from desktop.core.store import Store, StoreError, VectorKey
 from desktop.workers.key_check import key_problem, scrubbed
+from desktop.workers.run_child import CANCEL
+from desktop.workers.run_wire import event_from_line, job_to_json
 from desktop.workers.tasks import Report, Task, TaskPool
 
 _log = logging.getLogger(__name__)
@@ -71,22 +74,31 @@ def stored_before(store: Store, job: RunJob) -> tuple[str, ...]:
     return tuple(sha for sha in keys if sha not in missing)
 
 
+def child_command() -> list[str]:
+    """How to start the child process a run happens in."""
+    return [sys.executable, "-m", "desktop.workers.run_child"]
+
+
 class RunTask(Task):
-    """One run on a worker; :meth:`cancel` reaches the runner directly."""
+    """One run, in a child process; :meth:`cancel` reaches it at once.
+
+    The SDK holds the interpreter lock while it parses each answer (up to a few hundred
+    milliseconds for 96 vectors); in a child process that cannot freeze the window.
+    """
 
     def __init__(self, job: RunJob) -> None:
         super().__init__(self._execute, name="embed run")
         self._job = job
-        self._runner_lock = threading.Lock()
-        self._runner: Runner | None = None
+        self._child_lock = threading.Lock()
+        self._child: subprocess.Popen[bytes] | None = None
 
     def cancel(self) -> None:
         """Stop after the requests in flight; their vectors are still stored."""
-        with self._runner_lock:
+        with self._child_lock:
             super().cancel()
-            runner = self._runner
-        if runner is not None:
-            runner.cancel()
+            child = self._child
+        if child is not None:
+            _tell(child, CANCEL)
 
     def _execute(self, report: Report, cancelled: threading.Event) -> RunResult:
         result = self._run(report, cancelled)
@@ -102,27 +114,73 @@ class RunTask(Task):
         try:
             with Store(job.store_path) as store:
                 report(AlreadyEmbedded(stored_before(store, job)))
-                runner = Runner(job.config, store, report)
-                with self._runner_lock:
-                    self._runner = runner
-                    if cancelled.is_set():
-                        runner.cancel()
-                try:
-                    return runner.run(job.items)
-                finally:
-                    with self._runner_lock:
-                        self._runner = None
         except StoreError as exc:
             return RunResult(outcome="stopped", message=f"The result store cannot be used: {exc}")
-        except Exception as exc:  # noqa: BLE001 - the window must hear of it, the key must not
-            _log.error(
-                "the run failed unexpectedly:\n%s",
-                scrubbed("".join(traceback.format_exception(exc)), secret),
-            )
-            return RunResult(
-                outcome="stopped",
-                message=f"The run stopped because of an unexpected error ({type(exc).__name__}).",
-            )
+        with subprocess.Popen(
+            child_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as child:
+            with self._child_lock:
+                self._child = child
+            errors: list[bytes] = []
+            drain = threading.Thread(target=_drain, args=(child, errors), name="run-stderr")
+            drain.start()
+            try:
+                _tell(child, job_to_json(job.config, job.items, job.store_path).rstrip(b"\n"))
+                if cancelled.is_set():
+                    _tell(child, CANCEL)
+                result = self._follow(child, report)
+            finally:
+                with self._child_lock:
+                    self._child = None
+                if child.stdin is not None:
+                    child.stdin.close()
+                child.wait()
+                drain.join()
+        return result or _failed(child, errors, secret)
+
+    @staticmethod
+    def _follow(child: subprocess.Popen[bytes], report: Report) -> RunResult | None:
+        """Pass the child's events on; its result, or ``None`` if it ended without one."""
+        assert child.stdout is not None
+        for line in child.stdout:
+            try:
+                event = event_from_line(line)
+            except ValueError:
+                continue
+            if isinstance(event, RunResult):
+                return event
+            report(event)
+        return None
+
+
+def _tell(child: subprocess.Popen[bytes], line: bytes) -> None:
+    """Write one line to the child (it may already have ended)."""
+    try:
+        assert child.stdin is not None
+        child.stdin.write(line + b"\n")
+        child.stdin.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+
+
+def _drain(child: subprocess.Popen[bytes], errors: list[bytes]) -> None:
+    assert child.stderr is not None
+    errors.append(child.stderr.read())
+
+
+def _failed(child: subprocess.Popen[bytes], errors: list[bytes], secret: str) -> RunResult:
+    """The result of a child that ended without saying how the run went."""
+    child.wait()
+    said = b"".join(errors).decode("utf-8", "replace")
+    if said:
+        _log.error("the run's process failed:\n%s", scrubbed(said, secret))
+    return RunResult(
+        outcome="stopped",
+        message=f"The run stopped unexpectedly (its process ended with status {child.returncode}).",
+    )
 
 
 def start_run(pool: TaskPool, job: RunJob, progress: Callable[[object], None]) -> RunTask:
