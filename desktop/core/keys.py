@@ -6,6 +6,7 @@ four characters are ever shown.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -13,6 +14,8 @@ from typing import Final
 
 import keyring
 import keyring.errors
+
+_log = logging.getLogger(__name__)
 
 #: The keyring service name the app and the command line share.
 KEYRING_SERVICE: Final = "embed-studio"
@@ -59,9 +62,10 @@ def _keyring_call(what: str, func: object, *args: str) -> str | None:
     try:
         result = func(*args)  # type: ignore[operator]
     except keyring.errors.KeyringError as exc:
+        _log.debug("keyring %s failed: %s", what, type(exc).__name__)
         raise KeyringUnavailable(
-            f"The system keyring could not {what} the key ({type(exc).__name__}): "
-            "no keyring service is running or it is locked."
+            f"The system keyring could not {what} the key: no keyring service is running, or "
+            "it is locked."
         ) from None
     return result if isinstance(result, str) else None
 
@@ -83,8 +87,10 @@ def forget_key() -> None:
     except keyring.errors.PasswordDeleteError:
         return
     except keyring.errors.KeyringError as exc:
+        _log.debug("keyring forget failed: %s", type(exc).__name__)
         raise KeyringUnavailable(
-            f"The system keyring could not remove the key ({type(exc).__name__})."
+            "The system keyring could not remove the key: no keyring service is running, or it "
+            "is locked."
         ) from None
 
 
