@@ -7,6 +7,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from desktop.core.assess import assess
 from desktop.core.endpoint import parse_endpoint
 from desktop.core.images import probe_file
@@ -14,6 +16,7 @@ from desktop.core.models import RateLimit, Settings
 from desktop.core.runner import ItemsEmbedded, Progress, RunConfig, RunItem, RunPlanned, RunResult
 from desktop.core.store import Store
 from desktop.emulator import Emulator
+from desktop.workers.run_child import RUN_CHILD_COMMAND
 from desktop.workers.run_wire import event_from_line, event_to_line, job_from_json, job_to_json
 from desktop.workers.running import child_command
 from tests.conftest import TEST_KEY
@@ -44,13 +47,18 @@ def test_a_job_and_every_event_cross_the_wire_unchanged(tmp_path: Path) -> None:
         assert event_from_line(event_to_line(event)) == event
 
 
-def start_child(emulator: Emulator, tmp_path: Path, count: int) -> subprocess.Popen[bytes]:
+def start_child(
+    emulator: Emulator, tmp_path: Path, count: int, command: list[str] | None = None
+) -> subprocess.Popen[bytes]:
     photo_folder(tmp_path / "in", count, 80, 60)
     settings = Settings(model="embed-english-v3.0")
     items = tuple(assess([tmp_path / "in"], settings).run_items())
     config = RunConfig(settings, TEST_KEY, parse_endpoint(emulator.base_url), concurrency=1)
     child = subprocess.Popen(
-        child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command or child_command(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert child.stdin is not None
     child.stdin.write(job_to_json(config, items, tmp_path / "store.sqlite3"))
@@ -63,9 +71,16 @@ def stored(tmp_path: Path) -> int:
         return sum(run.images for run in store.runs())
 
 
-def test_the_child_runs_the_job_and_ends_with_its_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [None, [str(Path(sys.executable).with_name("embed-studio")), RUN_CHILD_COMMAND]],
+    ids=["python -m", "frozen app's own command"],
+)
+def test_the_child_runs_the_job_and_ends_with_its_result(
+    tmp_path: Path, command: list[str] | None
+) -> None:
     with Emulator() as emulator:
-        child = start_child(emulator, tmp_path, 3)
+        child = start_child(emulator, tmp_path, 3, command)
         assert child.stdout is not None
         assert child.stderr is not None
         lines = []

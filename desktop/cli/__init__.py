@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from desktop import __version__
 from desktop.cli import check, embed, gui
+from desktop.workers.run_child import RUN_CHILD_COMMAND
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
-    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == [RUN_CHILD_COMMAND]:
+        # A frozen app starts itself as a run's child process (see desktop.workers.running).
+        from desktop.workers.run_child import run_and_exit
+
+        run_and_exit()
+    parser = build_parser()
     args = parser.parse_args(_default_to_gui(words))
     status: int = args.run(args)
     return status

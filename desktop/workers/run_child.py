@@ -1,4 +1,7 @@
-"""The child process a window's run happens in (``python -m desktop.workers.run_child``).
+"""The child process a window's run happens in.
+
+Started as ``python -m desktop.workers.run_child``, or as ``embed-studio _run-child`` from a
+frozen app (where there is no separate Python to run ``-m`` with).
 
 It reads one job line on stdin, runs :class:`~desktop.core.runner.Runner` against its own store
 connection, and writes every event, then the result, as JSON lines on stdout. A line "cancel" on
@@ -18,6 +21,8 @@ from desktop.core.store import Store, StoreError
 from desktop.workers.run_wire import event_to_line, job_from_json
 
 CANCEL = b"cancel"
+#: The hidden command by which a frozen app starts itself as a run's child process.
+RUN_CHILD_COMMAND = "_run-child"
 
 
 def _watch_for_cancel(stdin: BinaryIO, runner: Runner) -> None:
@@ -55,10 +60,15 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run_and_exit() -> None:
+    """Run one job, then leave at once (never returns)."""
     status = main()
     sys.stdout.flush()
     sys.stderr.flush()
     # Leave without finalising the interpreter: the thread waiting on stdin for "cancel" holds
     # stdin's lock, and finalisation would abort on it. Everything is flushed and stored.
     os._exit(status)
+
+
+if __name__ == "__main__":
+    run_and_exit()

@@ -21,7 +21,7 @@ from pathlib import Path
 from desktop.core.runner import RunConfig, RunItem, RunResult
 from desktop.core.store import Store, StoreError, VectorKey
 from desktop.workers.key_check import key_problem, scrubbed
-from desktop.workers.run_child import CANCEL
+from desktop.workers.run_child import CANCEL, RUN_CHILD_COMMAND
 from desktop.workers.run_wire import event_from_line, job_to_json
 from desktop.workers.tasks import Report, Task, TaskPool
 
@@ -75,7 +75,9 @@ def stored_before(store: Store, job: RunJob) -> tuple[str, ...]:
 
 
 def child_command() -> list[str]:
-    """How to start the child process a run happens in."""
+    """How to start the child process a run happens in (a frozen app runs itself)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, RUN_CHILD_COMMAND]
     return [sys.executable, "-m", "desktop.workers.run_child"]
 
 
