@@ -285,15 +285,8 @@ class SessionController(QObject):
         return self.session.items[index]
 
     def progress(self, index: int) -> Progress:
-        """Where item *index* is on its way, as the window shows it.
-
-        A duplicate of an image the app transforms is never prepared itself (its first copy
-        is); it is ready as soon as that copy is.
-        """
-        progress = self.session.progress(index)
-        if progress is Progress.PREPARING and self.session.sent_of(index) is not None:
-            return Progress.READY
-        return progress
+        """Where item *index* is on its way (a duplicate is ready once its first copy is)."""
+        return self.session.progress(index)
 
     @property
     def busy(self) -> bool:

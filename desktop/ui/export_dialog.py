@@ -38,6 +38,7 @@ from desktop.core.export import (
     npy_sidecar_path,
     projector_metadata_path,
 )
+from desktop.ui.modal import run_modal
 from desktop.workers.exporting import ExportJob, ExportOutcome, start_export
 from desktop.workers.tasks import Task, TaskPool
 
@@ -148,12 +149,7 @@ class ExportDialog(QDialog):
         cls, source: ExportSource, pool: TaskPool | None = None, parent: QWidget | None = None
     ) -> None:
         """Show the dialog modally until the user closes it."""
-        dialog = cls(source, pool, parent)
-        try:
-            dialog.exec()
-        finally:
-            dialog.shutdown()
-            dialog.deleteLater()
+        run_modal(cls(source, pool, parent))
 
     # -- building -------------------------------------------------------------------------
 

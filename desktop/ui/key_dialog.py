@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from desktop.core.endpoint import COHERE_BASE_URL
 from desktop.core.keys import ENV_VAR
 from desktop.ui.keys_state import EndpointError, KeyHolder, KeyringUnavailable, KeyStatus
+from desktop.ui.modal import run_modal
 from desktop.workers.key_check import (
     CHECK_PATH,
     KEY_CHECK_TIMEOUT,
@@ -93,12 +94,7 @@ class KeyDialog(QDialog):
         cls, holder: KeyHolder, pool: TaskPool | None = None, parent: QWidget | None = None
     ) -> None:
         """Show the dialog modally until the user closes it."""
-        dialog = cls(holder, pool, parent)
-        try:
-            dialog.exec()
-        finally:
-            dialog.shutdown()
-            dialog.deleteLater()
+        run_modal(cls(holder, pool, parent))
 
     # -- building -------------------------------------------------------------------------
 
