@@ -15,7 +15,7 @@ from desktop.cli.options import add_settings_arguments, settings_from_args
 from desktop.core.assess import Assessment, assess, display_path
 from desktop.core.endpoint import EndpointError, parse_endpoint
 from desktop.core.export import ExportError, ExportSettings, export, export_format
-from desktop.core.keys import ENV_VAR, KEYRING_SERVICE, find_key
+from desktop.core.keys import ENV_VAR, KEYRING_SERVICE, KeySource, find_key, key_problem
 from desktop.core.models import EmbeddingType, RateLimit, Settings
 from desktop.core.rules import Severity, Status, duration_words
 from desktop.core.runner import (
@@ -32,7 +32,7 @@ from desktop.core.runner import (
     RunPlanned,
     RunResult,
 )
-from desktop.core.store import Store, StoreError
+from desktop.core.store import StoreError, open_store
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -138,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
             f"no API key. Set {ENV_VAR}, or save a key in the app (it goes to the system "
             f"keyring under {KEYRING_SERVICE!r})."
         )
+    problem = key_problem(key.secret)
+    if problem is not None:
+        # Sent anyway, such a key makes the HTTP library fail with the whole key in its message.
+        where = ENV_VAR if key.source is KeySource.ENVIRONMENT else "the system keyring"
+        return _usage(f"the API key in {where} cannot be used. {problem}")
 
     result = assess(args.paths, settings)
     _report_errors(result)
@@ -145,10 +150,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     items = result.run_items()
     try:
-        store = Store()
+        store, set_aside = open_store()
     except StoreError as exc:
         print(f"embed-studio embed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if set_aside is not None:
+        print(f"Note: {set_aside.message}", file=sys.stderr)
     with store:
         config = RunConfig(
             settings=settings,
@@ -157,7 +164,11 @@ def run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             timeout=args.timeout,
         )
-        outcome = _run_interruptibly(Runner(config, store, _ProgressPrinter(sys.stderr)), items)
+        try:
+            outcome = _run_interruptibly(Runner(config, store, _ProgressPrinter(sys.stderr)), items)
+        except StoreError as exc:
+            print(f"embed-studio embed: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         if outcome is None:
             return EXIT_INTERRUPTED
         try:

@@ -420,12 +420,14 @@ def _write_csv(job: _Job) -> _Result:
         width = vector_width(embedding_type, job.settings.output_dimension)
         value_columns = [f"e{i}" for i in range(width)]
     line = io.StringIO()
-    cells = csv.writer(line, lineterminator="")
+    # The writer quotes a cell holding a line break only if that break is in its line
+    # terminator: with none, a file name holding one would start a row of its own.
+    cells = csv.writer(line, lineterminator="\r\n")
     counter = _Counter()
     rows = 0
     with _atomic_files([job.path]) as (temp,), _open_binary(temp) as out:
         cells.writerow([*METADATA_COLUMNS, *value_columns])
-        out.write(line.getvalue().encode() + b"\r\n")
+        out.write(line.getvalue().encode())
         for found in _found(job, job.items, counter):
             line.seek(0)
             line.truncate()
@@ -433,10 +435,11 @@ def _write_csv(job: _Job) -> _Result:
             metadata = _metadata_cells(job, found, embedding_type)
             if isinstance(vector.values, str):
                 cells.writerow([*metadata, _cell(vector.values)])
-                out.write(line.getvalue().encode() + b"\r\n")
+                out.write(line.getvalue().encode())
             else:
                 cells.writerow(metadata)
-                out.write(line.getvalue().encode() + b"," + _numbers(vector.values, b","))
+                row = line.getvalue().removesuffix("\r\n")
+                out.write(row.encode() + b"," + _numbers(vector.values, b","))
                 out.write(b"\r\n")
             rows += 1
     return (job.path,), rows, counter.skipped

@@ -58,6 +58,33 @@ def mask(secret: str) -> str:
     return "…" + secret[-4:] if len(secret) > 8 else "…"
 
 
+def key_problem(secret: str) -> str | None:
+    """Why *secret* cannot be an API key, in plain words that never quote it; ``None`` if fine.
+
+    A key with a space, a line break or a non-ASCII character would make the HTTP library
+    refuse the request header with an error message that quotes the whole key, so such a key
+    is never sent.
+    """
+    if not secret:
+        return "No key was entered."
+    if any(char.isspace() for char in secret):
+        return (
+            "The key has a space or a line break inside it. Copy it again from Cohere's "
+            "dashboard and paste it without them."
+        )
+    if not secret.isascii() or not secret.isprintable():
+        return (
+            "The key has characters an API key never has (accented letters, symbols or "
+            "invisible characters). Copy it again from Cohere's dashboard."
+        )
+    return None
+
+
+def scrubbed(text: str, secret: str) -> str:
+    """*text* with every occurrence of *secret* replaced by its masked form."""
+    return text.replace(secret, mask(secret)) if secret else text
+
+
 def _keyring_call(what: str, func: object, *args: str) -> str | None:
     try:
         result = func(*args)  # type: ignore[operator]

@@ -13,12 +13,14 @@ import email.utils
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Final
 
 import httpx
 from cohere.core.api_error import ApiError
+
+from desktop.core.keys import scrubbed
 
 #: The longest single wait between attempts.
 BACKOFF_CAP_SECONDS: Final = 60.0
@@ -56,17 +58,22 @@ class Failure:
     retry_after: float | None = None
 
 
-def server_message(body: Any) -> str:
-    """The server's own words from an error body (``{"message": ...}`` or plain text)."""
+def server_message(body: Any, secret: str = "") -> str:
+    """The server's own words from an error body (``{"message": ...}`` or plain text).
+
+    *secret* (the API key) is masked wherever the words quote it, before they are cut to
+    length, so not even part of it is left: a proxy or a misconfigured server may echo the
+    request's headers in its error.
+    """
     if isinstance(body, Mapping):
         text = body.get("message")
-        if isinstance(text, str) and text:
-            return text[:_MAX_SERVER_MESSAGE]
-        return str(dict(body))[:_MAX_SERVER_MESSAGE]
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    text = str(body or "").strip()
-    return text[:_MAX_SERVER_MESSAGE] if text else "(no message)"
+        if not (isinstance(text, str) and text):
+            text = str(dict(body))
+    else:
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        text = str(body or "").strip() or "(no message)"
+    return scrubbed(text, secret)[:_MAX_SERVER_MESSAGE]
 
 
 def retry_after_seconds(
@@ -109,10 +116,10 @@ _STOP_ADVICE: Final = {
 }
 
 
-def judge_api_error(exc: ApiError) -> Failure:
-    """Judge an HTTP error answer from the SDK."""
+def judge_api_error(exc: ApiError, secret: str = "") -> Failure:
+    """Judge an HTTP error answer from the SDK (*secret* is masked in the server's words)."""
     status = exc.status_code or 0
-    said = server_message(exc.body)
+    said = server_message(exc.body, secret)
     if status in _STOP_WORDS:
         return Failure(
             Verdict.STOP, status, f"{_STOP_WORDS[status]} ({status}): {said}.{_STOP_ADVICE[status]}"
@@ -140,10 +147,20 @@ def judge_api_error(exc: ApiError) -> Failure:
     return Failure(Verdict.STOP, status, f"Unexpected answer from the server ({status}): {said}")
 
 
-def judge(exc: BaseException, timeout: float) -> Failure | None:
-    """Judge any exception raised by one attempt; ``None`` if it is not a request failure."""
+def judge(exc: BaseException, timeout: float, secret: str = "") -> Failure | None:
+    """Judge any exception raised by one attempt; ``None`` if it is not a request failure.
+
+    *secret*, the key the attempt was made with, never appears in the message.
+    """
+    failure = _judged(exc, timeout, secret)
+    if failure is None or not secret:
+        return failure
+    return replace(failure, message=scrubbed(failure.message, secret))
+
+
+def _judged(exc: BaseException, timeout: float, secret: str) -> Failure | None:
     if isinstance(exc, ApiError):
-        return judge_api_error(exc)
+        return judge_api_error(exc, secret)
     if isinstance(exc, httpx.TimeoutException):
         return Failure(Verdict.RETRY, None, f"No answer within {timeout:g} seconds.")
     if isinstance(exc, httpx.ConnectError):
@@ -159,14 +176,16 @@ def judge(exc: BaseException, timeout: float) -> Failure | None:
     return None
 
 
-def backoff_seconds(attempt: int, failure: Failure, rng: random.Random) -> float:
+def backoff_seconds(
+    attempt: int, failure: Failure, rng: random.Random, base: float = BACKOFF_BASE_SECONDS
+) -> float:
     """The wait before retry number *attempt* (0 for the first retry).
 
     A server's ``Retry-After`` is honoured as given (capped); otherwise capped exponential
-    backoff with jitter (a random wait between half and all of the step), so that many
-    clients do not retry in step.
+    backoff with jitter (a random wait between half and all of the step, *base* seconds for the
+    first), so that many clients do not retry in step.
     """
     if failure.retry_after is not None:
         return min(BACKOFF_CAP_SECONDS, failure.retry_after) + rng.uniform(0, 0.1)
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2**attempt)
     return rng.uniform(ceiling / 2, ceiling)

@@ -9,6 +9,7 @@ of plain event objects, so the command line and the window can show the same pro
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import random
 import threading
@@ -28,7 +29,14 @@ from desktop.core.models import ModelSpec, Settings
 from desktop.core.pacing import Pacer
 from desktop.core.payload import data_url, embed_kwargs
 from desktop.core.prepare import PrepareError, prepare
-from desktop.core.retry import BadResponse, Failure, Verdict, backoff_seconds, judge
+from desktop.core.retry import (
+    BACKOFF_BASE_SECONDS,
+    BadResponse,
+    Failure,
+    Verdict,
+    backoff_seconds,
+    judge,
+)
 from desktop.core.store import EmbeddingRow, Store, StoreError, VectorKey
 
 #: The response header by which the bundled emulator makes itself known.
@@ -60,7 +68,15 @@ class RunItem:
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    """How to reach the API and how hard to push it."""
+    """How to reach the API and how hard to push it.
+
+    Attributes:
+        timeout: seconds to wait for one answer.
+        max_attempts: attempts per request before its images are given up.
+        backoff_base: the first backoff step in seconds (doubled on every further attempt;
+            a server's ``Retry-After`` overrides it).
+        seed: seed of the backoff jitter (``None`` for an unseeded generator).
+    """
 
     settings: Settings
     api_key: str = field(repr=False)
@@ -69,6 +85,7 @@ class RunConfig:
     timeout: float = DEFAULT_TIMEOUT
     max_attempts: int = DEFAULT_ATTEMPTS
     seed: int | None = None
+    backoff_base: float = BACKOFF_BASE_SECONDS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,7 +239,10 @@ class Runner:
         result = self._result
         settings = self.config.settings
         distinct = list({item.sha256: item for item in items}.values())
-        todo = self._not_stored(distinct)
+        try:
+            todo = self._not_stored(distinct)
+        except StoreError as exc:
+            return self._end("stopped", f"The result store cannot be used: {exc}")
         result.cached = len(distinct) - len(todo)
         self._total = len(distinct)
         try:
@@ -240,13 +260,16 @@ class Runner:
                 result.emulated,
             )
         )
-        self._run_id = self.store.start_run(
-            settings.model,
-            settings.effective_input_type,
-            self._dimension,
-            list(settings.embedding_types),
-            self.config.endpoint.url,
-        )
+        try:
+            self._run_id = self.store.start_run(
+                settings.model,
+                settings.effective_input_type,
+                self._dimension,
+                list(settings.embedding_types),
+                self.config.endpoint.url,
+            )
+        except StoreError as exc:
+            return self._end("stopped", f"The run could not be recorded in the store: {exc}")
         result.run_id = self._run_id
         self._progress()
         with ThreadPoolExecutor(
@@ -327,7 +350,7 @@ class Runner:
                 raw_client = cast(Any, self._client().with_raw_response)
                 raw = raw_client.check_api_key()
             except Exception as exc:
-                failure = judge(exc, self.config.timeout)
+                failure = self._judge(exc)
                 if failure is None:
                     raise
                 if failure.verdict is not Verdict.RETRY or attempt + 1 >= self.config.max_attempts:
@@ -345,6 +368,10 @@ class Runner:
                     )
                 )
             return EMULATOR_HEADER in {k.lower() for k in raw.headers}
+
+    def _judge(self, exc: Exception) -> Failure | None:
+        """:func:`judge` *exc*; the key is masked wherever the server's words quote it."""
+        return judge(exc, self.config.timeout, self.config.api_key)
 
     # -- one request ----------------------------------------------------------------------
 
@@ -381,7 +408,7 @@ class Runner:
                 raw = self._client().with_raw_response.embed(**kwargs)
                 rows = self._rows(items, raw.data)
             except Exception as exc:
-                failure = judge(exc, self.config.timeout)
+                failure = self._judge(exc)
                 if failure is None:
                     raise
                 if failure.verdict is Verdict.STOP:
@@ -422,7 +449,7 @@ class Runner:
     def _wait_before_retry(self, attempt: int, failure: Failure) -> bool:
         """Wait before the next attempt; ``True`` when the run was cancelled meanwhile."""
         with self._lock:
-            wait = backoff_seconds(attempt, failure, self._rng)
+            wait = backoff_seconds(attempt, failure, self._rng, self.config.backoff_base)
             self._result.retries += 1
         self._emit(Retrying(attempt + 1, wait, failure.message))
         return self._cancel.wait(wait)
@@ -517,6 +544,10 @@ class Runner:
         r.outcome = outcome
         r.message = message or r.message
         if self._run_id:
-            self.store.finish_run(self._run_id, outcome, r.message)
+            # The disk filled up or the file went read-only: every vector saved so far is kept
+            # (the run already says why it stopped, if it did); only the run's record stays
+            # unfinished.
+            with contextlib.suppress(StoreError):
+                self.store.finish_run(self._run_id, outcome, r.message)
         self._emit(RunEnded(outcome, r.message, r.cached + r.embedded, len(r.failed)))
         return r

@@ -25,14 +25,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.endpoint import COHERE_BASE_URL
-from desktop.core.keys import ENV_VAR
+from desktop.core.keys import ENV_VAR, key_problem
 from desktop.ui.keys_state import EndpointError, KeyHolder, KeyringUnavailable, KeyStatus
 from desktop.ui.modal import run_modal
 from desktop.workers.key_check import (
     CHECK_PATH,
     KEY_CHECK_TIMEOUT,
     KeyCheckResult,
-    key_problem,
     start_key_check,
 )
 from desktop.workers.tasks import Task, TaskPool

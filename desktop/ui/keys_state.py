@@ -21,11 +21,11 @@ from desktop.core.keys import (
     KeyringUnavailable,
     KeySource,
     forget_key,
+    key_problem,
     mask,
     read_keyring,
     store_key,
 )
-from desktop.workers.key_check import key_problem
 
 __all__ = ["EndpointError", "KeyHolder", "KeyStatus", "KeyringUnavailable"]
 

@@ -1,7 +1,9 @@
 """Ask the server whether an API key works (the free key check), on a worker, in plain words.
 
 The key arrives as a plain string and leaves only as a request header: answers, messages and
-logs never hold it (:func:`scrubbed` is the last line of defence for unexpected errors).
+logs never hold it: the server's words are shown with the key masked (a proxy or a server that
+echoes the request would otherwise show it), and :func:`~desktop.core.keys.scrubbed` is the last
+line of defence for unexpected errors.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cohere.core.api_error import ApiError
 
 from desktop import __version__
 from desktop.core.endpoint import Endpoint
-from desktop.core.keys import mask
+from desktop.core.keys import key_problem, scrubbed
 from desktop.core.retry import server_message
 from desktop.core.runner import EMULATOR_HEADER
 from desktop.workers.tasks import Report, Task, TaskPool, run_task
@@ -49,33 +51,6 @@ class KeyCheckResult:
     emulated: bool = False
 
 
-def key_problem(secret: str) -> str | None:
-    """Why *secret* cannot be an API key, in plain words that never quote it; ``None`` if fine.
-
-    A key with a space, a line break or a non-ASCII character would make the HTTP library
-    refuse the request header with an error message that quotes the whole key, so such a key
-    is never sent.
-    """
-    if not secret:
-        return "No key was entered."
-    if any(char.isspace() for char in secret):
-        return (
-            "The key has a space or a line break inside it. Copy it again from Cohere's "
-            "dashboard and paste it without them."
-        )
-    if not secret.isascii() or not secret.isprintable():
-        return (
-            "The key has characters an API key never has (accented letters, symbols or "
-            "invisible characters). Copy it again from Cohere's dashboard."
-        )
-    return None
-
-
-def scrubbed(text: str, secret: str) -> str:
-    """*text* with every occurrence of *secret* replaced by its masked form."""
-    return text.replace(secret, mask(secret)) if secret else text
-
-
 def check_key(
     secret: str, endpoint: Endpoint, timeout: float = KEY_CHECK_TIMEOUT
 ) -> KeyCheckResult:
@@ -97,7 +72,7 @@ def check_key(
             # holds v1's call at run time, though its type names only v2's methods.
             raw = cast(Any, client.with_raw_response).check_api_key()
     except ApiError as exc:
-        return _http_error(exc, endpoint)
+        return _http_error(exc, endpoint, secret)
     except httpx.TimeoutException:
         return KeyCheckResult(
             False, f"Could not reach {endpoint.url}: no answer within {timeout:g} seconds."
@@ -136,9 +111,9 @@ def check_key(
     return KeyCheckResult(True, "This key works.", 200, emulated)
 
 
-def _http_error(exc: ApiError, endpoint: Endpoint) -> KeyCheckResult:
+def _http_error(exc: ApiError, endpoint: Endpoint, secret: str) -> KeyCheckResult:
     status = exc.status_code or 0
-    said = server_message(exc.body)
+    said = server_message(exc.body, secret)
     if status == 401:
         message = (
             f"The server refused this key (401): “{said}”. Check that it is complete, "

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.core.keys import key_problem, scrubbed
 from desktop.core.runner import RunConfig, RunItem, RunResult
 from desktop.core.store import Store, StoreError, VectorKey
-from desktop.workers.key_check import key_problem, scrubbed
 from desktop.workers.run_child import CANCEL, RUN_CHILD_COMMAND
 from desktop.workers.run_wire import event_from_line, job_to_json
 from desktop.workers.tasks import Report, Task, TaskPool

@@ -13,7 +13,7 @@ from PySide6.QtCore import QThreadPool
 
 from desktop.workers.tasks import TaskPool
 from tests.conftest import TEST_KEY
-from tests.ui.secrets_check import files_containing
+from tests.secrets_check import files_containing
 
 
 @pytest.fixture(autouse=True)

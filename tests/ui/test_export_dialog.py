@@ -23,7 +23,7 @@ from desktop.emulator import Emulator
 from desktop.ui.export_dialog import ExportDialog, ExportSource, summary_words, target_for
 from tests.conftest import TEST_KEY
 from tests.imagegen import photo_folder
-from tests.ui.secrets_check import files_containing
+from tests.secrets_check import files_containing
 
 
 @dataclass(frozen=True)

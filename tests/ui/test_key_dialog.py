@@ -17,7 +17,7 @@ from desktop.ui.key_dialog import KeyDialog
 from desktop.ui.keys_state import KeyHolder
 from desktop.workers.key_check import KeyCheckResult
 from tests.conftest import TEST_KEY
-from tests.ui.secrets_check import MemoryKeyring, keyring_backend, shown_texts
+from tests.secrets_check import MemoryKeyring, keyring_backend, shown_texts
 
 ENTRY = (KEYRING_SERVICE, KEYRING_USER)
 OTHER_KEY = "es-other-key-0000aaaa9999"

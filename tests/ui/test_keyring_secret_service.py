@@ -28,7 +28,7 @@ from desktop.core.keys import KEYRING_SERVICE, KEYRING_USER, KeySource
 from desktop.ui.key_dialog import KeyDialog
 from desktop.ui.keys_state import KeyHolder
 from tests.conftest import TEST_KEY
-from tests.ui.secrets_check import files_containing, shown_texts
+from tests.secrets_check import files_containing, shown_texts
 
 pytestmark = pytest.mark.secretservice
 

@@ -1,8 +1,16 @@
-"""Helpers for the key tests: an in-memory keyring, and scans for a key where it must not be."""
+"""Helpers for the key tests: an in-memory keyring, and scans for a key where it must not be.
+
+Shared by the window tests (tests/ui) and the security suite (tests/security). A scan looks for
+the key in every form it could take on its way out: as it is, in UTF-16, in base64 (at each of
+the three alignments a longer base64 text could hold it), in hex, percent-encoded, and all but
+its last four characters (which alone may be shown).
+"""
 
 from __future__ import annotations
 
+import base64
 import os
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,9 +70,37 @@ def shown_texts(widget: QWidget) -> list[str]:
     return [t for t in texts if t]
 
 
+def leak_forms(secret: str) -> dict[str, bytes]:
+    """The byte patterns by which *secret* would show if it leaked, by name."""
+    raw = secret.encode("utf-8")
+    forms = {
+        "the key": raw,
+        "the key without its last four characters": raw[:-4],
+        "the key in UTF-16": secret.encode("utf-16-le"),
+        "the key in hex": raw.hex().encode(),
+        "the key percent-encoded": urllib.parse.quote(secret, safe="").encode(),
+    }
+    for offset in range(3):
+        # Inside a longer base64 text the key starts after 0, 1 or 2 other bytes; keep only the
+        # characters that depend on the key's bytes alone.
+        first, last = (offset * 8 + 5) // 6, (offset + len(raw)) * 8 // 6
+        padded = bytes(offset) + raw
+        for name, encode in (
+            ("base64", base64.b64encode),
+            ("URL-safe base64", base64.urlsafe_b64encode),
+        ):
+            forms[f"the key in {name} (offset {offset})"] = encode(padded)[first:last]
+    return forms
+
+
+def leaks_in(data: bytes | str, secret: str) -> list[str]:
+    """The names of the forms of *secret* that *data* holds (empty when none)."""
+    blob = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    return [name for name, form in leak_forms(secret).items() if form in blob]
+
+
 def files_containing(root: Path, needle: str) -> list[Path]:
-    """Every file under *root* whose bytes contain *needle* (UTF-8 or UTF-16)."""
-    patterns = [needle.encode("utf-8"), needle.encode("utf-16-le")]
+    """Every file under *root* whose bytes hold *needle* in any of its :func:`leak_forms`."""
     found = []
     for folder, _dirs, files in os.walk(root):
         for name in files:
@@ -73,6 +109,6 @@ def files_containing(root: Path, needle: str) -> list[Path]:
                 data = path.read_bytes()
             except OSError:
                 continue
-            if any(p in data for p in patterns):
+            if leaks_in(data, needle):
                 found.append(path)
     return found
