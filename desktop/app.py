@@ -43,6 +43,23 @@ def build_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
+def store_notice(path: Path) -> str | None:
+    """Open the store once at start: a damaged one is set aside and a fresh one started.
+
+    Returns what the window must tell the user (where a damaged store went, or why the store
+    cannot be used), or ``None`` when all is well. This checks every page of the file, a
+    fraction of a second for most stores, before the window opens.
+    """
+    from desktop.core.store import StoreError, open_store  # numpy: only once the app starts
+
+    try:
+        store, set_aside = open_store(path)
+    except StoreError as exc:
+        return str(exc)
+    store.close()
+    return set_aside.message if set_aside is not None else None
+
+
 def run_gui(paths: Sequence[str], screenshot: Path | None = None) -> int:
     """Open the window with *paths* (the samples on a first start); returns the exit status."""
     logging.basicConfig(level=logging.WARNING)
@@ -50,7 +67,10 @@ def run_gui(paths: Sequence[str], screenshot: Path | None = None) -> int:
     from desktop.ui.main_window import MainWindow  # imported after the app exists
 
     window = MainWindow()
+    notice = store_notice(window.store_path)
     window.show()
+    if notice:
+        window.show_store_notice(notice)
     chosen = list(paths)
     if not chosen and window.first_start():
         chosen = [str(samples_dir())]

@@ -63,6 +63,8 @@ _PACKED_TYPES: Final = frozenset({EmbeddingType.BINARY, EmbeddingType.UBINARY})
 # Keeps every IN (...) list far below SQLite's bound-parameter limit on old builds too.
 _LOOKUP_CHUNK: Final = 500
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
+#: SQLite's smallest page: a database file of any content is at least this long.
+_SMALLEST_DATABASE: Final = 512
 
 _SCHEMA: Final = """
 CREATE TABLE runs (
@@ -115,6 +117,10 @@ class StoreError(Exception):
 
 class StoreCorruptError(StoreError):
     """The store file is damaged, or is not an Embed Studio store at all."""
+
+
+class StoreReadOnlyError(StoreError):
+    """The store file or its folder cannot be written; it can still be opened read-only."""
 
 
 def default_store_path() -> Path:
@@ -348,46 +354,115 @@ def _decode(embedding_type: str, stored: bytes | str) -> npt.NDArray[Any] | str:
 class Store:
     """The SQLite result store (see the module docstring for layout and threading).
 
+    With *read_only*, the file is only read: nothing is created, migrated or written, and every
+    write raises :class:`StoreReadOnlyError`. That is how earlier vectors stay readable and
+    exportable from a file or folder that cannot be written.
+
     Raises:
         StoreCorruptError: the file is not an SQLite database, is damaged, or belongs to
             another program.
-        StoreError: the file is read-only, its folder cannot be created, or it was made by a
-            newer Embed Studio.
+        StoreReadOnlyError: the file or its folder cannot be written (and *read_only* is off).
+        StoreError: the folder cannot be created, the file was made by a newer Embed Studio,
+            or (with *read_only*) there is no store there yet.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
         self._path = Path(path) if path is not None else default_store_path()
         self._lock = threading.Lock()
-        self._check_writable()
-        try:
-            self._conn = sqlite3.connect(
-                self._path,
-                timeout=_BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise self._plain_error(exc) from exc
+        self._read_only = read_only
+        self._check_not_cut_short()
+        if read_only:
+            self._conn = self._connect_read_only()
+        else:
+            self._check_writable()
+            self._conn = self._connect(str(self._path), uri=False)
         try:
             with self._errors():
                 self._conn.execute("PRAGMA foreign_keys=ON")
-                self._migrate()
-                # After the ownership check, so another program's database is never switched.
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
+                if read_only:
+                    self._check_schema()
+                else:
+                    self._migrate()
+                    # After the ownership check, so another program's database is never
+                    # switched.
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute("PRAGMA synchronous=NORMAL")
         except BaseException:
             self._conn.close()
             raise
+
+    def _check_not_cut_short(self) -> None:
+        """Refuse a file shorter than any database's first page: SQLite would take it for an
+        empty database and write a new store over it."""
+        try:
+            size = self._path.stat().st_size
+        except OSError:
+            return  # not there yet, or not readable: the opening says so plainly
+        if 0 < size < _SMALLEST_DATABASE:
+            raise StoreCorruptError(
+                self._damaged_message(f"the file holds only {size} bytes, less than a database")
+            )
+
+    def _connect(self, database: str, *, uri: bool) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(
+                database,
+                timeout=_BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=uri,
+            )
+        except sqlite3.Error as exc:
+            raise self._plain_error(exc) from exc
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only connection; ``immutable`` when not even SQLite's shared-memory file can
+        be made beside the store (a read-only folder), since then nobody can write it."""
+        if not self._path.is_file():
+            raise StoreError(f"There is no result store at {self._path} yet.")
+        uri = self._path.absolute().as_uri()
+        conn = self._connect(f"{uri}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            if not (exc.sqlite_errorname or "").startswith("SQLITE_CANTOPEN"):
+                return conn  # the checks that follow report it in plain words
+            conn.close()
+            return self._connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        except sqlite3.Error:
+            return conn
+        return conn
 
     @property
     def path(self) -> Path:
         """The store's file."""
         return self._path
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened to be read only."""
+        return self._read_only
+
     def close(self) -> None:
         """Close the connection; calling it again does nothing."""
         with self._lock:
             self._conn.close()
+
+    def verify(self) -> None:
+        """Read every page of the file and check its structure (SQLite's ``quick_check``).
+
+        Opening a store reads only its first page, so damage further in would otherwise
+        surface only when a run or an export reaches it. This takes about a second for a few
+        hundred megabytes.
+
+        Raises:
+            StoreCorruptError: the file is damaged.
+        """
+        with self._read():
+            rows = self._conn.execute("PRAGMA quick_check").fetchall()
+        if [tuple(row) for row in rows] != [("ok",)]:
+            found = "; ".join(str(row[0]) for row in rows[:3])
+            raise StoreCorruptError(self._damaged_message(found))
 
     def __enter__(self) -> Self:
         return self
@@ -617,7 +692,7 @@ class Store:
         except FileNotFoundError:
             return
         except PermissionError as exc:
-            raise StoreError(self._read_only_message()) from exc
+            raise StoreReadOnlyError(self._read_only_message()) from exc
         except OSError as exc:
             raise StoreError(
                 f"Cannot open the result store {self._path}: {exc.strerror or exc}."
@@ -640,15 +715,15 @@ class Store:
             elif app_id != APPLICATION_ID:
                 raise StoreCorruptError(self._foreign_message())
             elif version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"The result store {self._path} was written by a newer Embed Studio"
-                    f" (store version {version}, this app knows {SCHEMA_VERSION}). Update the"
-                    " app, or choose another data folder."
-                )
+                raise StoreError(self._newer_message(version))
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction under the lock, committed on success."""
+        if self._read_only:
+            raise StoreReadOnlyError(
+                f"The result store {self._path} was opened read-only, so results cannot be saved."
+            )
         with self._lock, self._errors():
             # IMMEDIATE takes the write lock up front, so a second writer waits for the busy
             # timeout instead of failing halfway through the transaction.
@@ -678,14 +753,19 @@ class Store:
     def _plain_error(self, exc: sqlite3.Error) -> StoreError:
         name = getattr(exc, "sqlite_errorname", "") or ""
         if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-            return StoreCorruptError(
-                f"The result store {self._path} is damaged or is not an SQLite database"
-                f" ({exc}). Move it aside to start a new store."
-            )
+            return StoreCorruptError(self._damaged_message(str(exc)))
         if name.startswith("SQLITE_READONLY"):
-            return StoreError(self._read_only_message())
+            return StoreReadOnlyError(self._read_only_message())
         if name.startswith("SQLITE_FULL"):
-            return StoreError(f"The disk holding the result store {self._path} is full.")
+            return StoreError(
+                f"The disk holding the result store {self._path} is full, so results cannot be"
+                " saved. Every vector saved before is kept; free some space and run again."
+            )
+        if name.startswith("SQLITE_IOERR"):
+            return StoreError(
+                f"Could not write or read the result store {self._path} ({exc}): the disk may be"
+                " full, removed or failing. Every vector saved before is kept."
+            )
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             return StoreError(
                 f"The result store {self._path} stayed locked by another program for"
@@ -706,8 +786,137 @@ class Store:
             f" file writable, or set {DATA_DIR_ENV} to a writable folder."
         )
 
+    def _damaged_message(self, detail: str) -> str:
+        return (
+            f"The result store {self._path} is damaged or is not an SQLite database ({detail})."
+            " The app moves a damaged store aside the next time it starts, and begins a new one."
+        )
+
+    def _check_schema(self) -> None:
+        """What :meth:`_migrate` checks, for a store opened read-only (nothing is written)."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+        if version == 0 and app_id in (0, APPLICATION_ID):
+            tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if not tables:
+                raise StoreError(f"There is no result store at {self._path} yet.")
+        if app_id != APPLICATION_ID:
+            raise StoreCorruptError(self._foreign_message())
+        if version > SCHEMA_VERSION:
+            raise StoreError(self._newer_message(version))
+
+    def _newer_message(self, version: int) -> str:
+        return (
+            f"The result store {self._path} was written by a newer Embed Studio"
+            f" (store version {version}, this app knows {SCHEMA_VERSION}). Update the"
+            " app, or choose another data folder."
+        )
+
     def _foreign_message(self) -> str:
         return (
             f"The file {self._path} is an SQLite database of another program, not an Embed"
             " Studio result store. Move it aside, or choose another data folder."
         )
+
+
+# -- opening the store at start: a damaged file is set aside, never crashed on ------------------
+
+#: What SQLite keeps beside a store in WAL mode; they move with the store they belong to.
+_COMPANION_SUFFIXES: Final = ("-wal", "-shm")
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A damaged store that was moved out of the way so a fresh one could start.
+
+    Attributes:
+        original: where the store was (and where the fresh one now is).
+        moved_to: where the damaged file went (its ``-wal`` and ``-shm`` files beside it).
+        reason: what was wrong with it, in plain words.
+    """
+
+    original: Path
+    moved_to: Path
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """What to tell the user, in plain words: what happened and where the old file went."""
+        return (
+            f"The store was damaged and has been set aside: the old file is now {self.moved_to},"
+            " and a new, empty store was started. Images embedded before are sent again when"
+            f" you run them. ({self.reason})"
+        )
+
+
+def open_store(path: Path | None = None) -> tuple[Store, SetAside | None]:
+    """Open the store, setting a damaged file aside and starting a fresh one instead.
+
+    Every page is checked (:meth:`Store.verify`), since damage past the first page is otherwise
+    found only mid-run. A file that is not an SQLite database, is damaged, or is another
+    program's database is renamed ``store.sqlite3.damaged-<date>`` beside the original (its
+    ``-wal`` and ``-shm`` files too, so it can still be examined or recovered): nothing is
+    deleted. A store made by a newer Embed Studio is NOT set aside (this app would lose
+    nothing it understands, but the user would lose access to their vectors): its
+    :class:`StoreError` is raised, as are read-only files, locked files and I/O errors.
+
+    Returns:
+        The open store, and what was set aside (``None`` when the store was sound).
+
+    Raises:
+        StoreError: the store cannot be used for a reason that setting it aside would not
+            cure (the message says which), or it could not be moved.
+    """
+    target = Path(path) if path is not None else default_store_path()
+    if target.exists():
+        # Examined read-only first: SQLite, closing a read-write connection to a file it could
+        # not use, deletes the -wal and -shm files beside it, and they may hold the only copy
+        # of the last results.
+        try:
+            with Store(target, read_only=True) as existing:
+                existing.verify()
+        except StoreCorruptError as exc:
+            moved = _set_aside(target, exc)
+            return Store(target), moved
+        except StoreError:
+            pass  # not damaged (new, newer, locked...): the opening below says what, if anything
+    try:
+        store = Store(target)
+    except StoreCorruptError as exc:
+        moved = _set_aside(target, exc)
+        return Store(target), moved
+    return store, None
+
+
+def _set_aside(path: Path, problem: StoreCorruptError) -> SetAside:
+    """Rename *path* (and its WAL companions) to a free ``.damaged-<date>`` name beside it."""
+    stamp = datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    moved = path.with_name(f"{path.name}.damaged-{stamp}")
+    serial = 1
+    while any(
+        Path(f"{moved}{suffix}").exists() or Path(f"{moved}{suffix}").is_symlink()
+        for suffix in ("", *_COMPANION_SUFFIXES)
+    ):
+        serial += 1
+        moved = path.with_name(f"{path.name}.damaged-{stamp}-{serial}")
+    try:
+        # The WAL first: a fresh store must never meet the old store's log, which SQLite would
+        # replay into it.
+        for suffix in (*_COMPANION_SUFFIXES, ""):
+            source = Path(f"{path}{suffix}")
+            if source.exists():
+                os.replace(source, Path(f"{moved}{suffix}"))
+    except OSError as exc:
+        raise StoreError(
+            f"The result store {path} is damaged, and it could not be moved aside to start a new"
+            f" one ({exc.strerror or exc}). Move or delete it yourself, or set {DATA_DIR_ENV}"
+            " to another folder."
+        ) from exc
+    return SetAside(path, moved, _reason(problem))
+
+
+def _reason(problem: StoreCorruptError) -> str:
+    text = str(problem)
+    if "another program" in text:
+        return "It was an SQLite database of another program, not an Embed Studio store."
+    return "It was damaged or was not an SQLite database."

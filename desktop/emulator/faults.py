@@ -5,7 +5,9 @@ billing and permission switches) and a queue of one-shot faults. Tests change ei
 from any thread. Faults apply to ``/v2/embed`` only, so checking a key never uses one up.
 
 Each embed request takes at most one fault: the next queued one if any, otherwise a seeded
-random draw against ``fail_rate`` and ``throttle_rate``.
+random draw against ``fail_rate`` and ``throttle_rate``, then (each only when not zero, so the
+draws of a seed that uses none of them stay the same) ``timeout_rate``, ``disconnect_rate``
+and ``malformed_rate``.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ class FaultSettings:
         per_image_ms: further delay per image in the request.
         fail_rate: probability that a request gets a random 5xx.
         throttle_rate: probability that a request gets a 429.
+        timeout_rate: probability that a request is held unanswered (``TIMEOUT``).
+        disconnect_rate: probability that a request's connection is closed unanswered.
+        malformed_rate: probability that a request's answer, billed, is cut short
+            (``MALFORMED_JSON``): the work is done and paid for, but the client cannot use it.
         retry_after: seconds sent in ``Retry-After`` for random 429s.
         images_per_minute: the rate limit on embedded images (``None`` for no limit).
         window_seconds: the length of the sliding window of that limit (60 unless testing).
@@ -92,6 +98,9 @@ class FaultSettings:
     per_image_ms: float = 0.0
     fail_rate: float = 0.0
     throttle_rate: float = 0.0
+    timeout_rate: float = 0.0
+    disconnect_rate: float = 0.0
+    malformed_rate: float = 0.0
     retry_after: int = 1
     images_per_minute: int | None = None
     window_seconds: float = 60.0
@@ -103,7 +112,14 @@ class FaultSettings:
     def __post_init__(self) -> None:
         if self.latency_ms < 0 or self.per_image_ms < 0:
             raise ValueError("latency cannot be negative")
-        for name, rate in (("fail_rate", self.fail_rate), ("throttle_rate", self.throttle_rate)):
+        rates = (
+            ("fail_rate", self.fail_rate),
+            ("throttle_rate", self.throttle_rate),
+            ("timeout_rate", self.timeout_rate),
+            ("disconnect_rate", self.disconnect_rate),
+            ("malformed_rate", self.malformed_rate),
+        )
+        for name, rate in rates:
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {rate}")
         if self.retry_after < 0:
@@ -167,6 +183,13 @@ class FaultPlan:
                 return Fault(FaultKind.SERVER_ERROR, status=status)
             if settings.throttle_rate and self._rng.random() < settings.throttle_rate:
                 return Fault(FaultKind.THROTTLE, retry_after=settings.retry_after)
+            for rate, kind in (
+                (settings.timeout_rate, FaultKind.TIMEOUT),
+                (settings.disconnect_rate, FaultKind.DISCONNECT),
+                (settings.malformed_rate, FaultKind.MALFORMED_JSON),
+            ):
+                if rate and self._rng.random() < rate:
+                    return Fault(kind)
             return None
 
     def admit(self, images: int, now: float) -> int | None:

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._stored_timer.setSingleShot(True)
         self._stored_timer.setInterval(150)
         self._stored_timer.timeout.connect(self._look_up_stored)
+        self.store_notice: QMessageBox | None = None
         self._refresh_key_status(self.keys.status)
         self._refresh_can_run()
 
@@ -373,6 +374,19 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
+
+    def show_store_notice(self, message: str) -> None:
+        """Tell the user what happened to the store at start (a damaged one set aside, say),
+        in a message that stays until read; it does not block the window."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "The result store", message, QMessageBox.StandardButton.Ok
+        )
+        box.setParent(self, box.windowFlags())
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setObjectName("storeNotice")
+        box.open()
+        self.store_notice = box
+        self._show_status(message)
 
     @Slot()
     def _on_items_removed(self) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.core.export import ExportError, ExportItem, ExportSettings, ExportSummary, export
-from desktop.core.store import Store, StoreError
+from desktop.core.store import Store, StoreError, StoreReadOnlyError
 from desktop.workers.tasks import Report, Task, TaskPool, run_task
 
 
@@ -45,7 +45,12 @@ class ExportOutcome:
 def write_export(job: ExportJob) -> ExportOutcome:
     """Carry out *job* (blocking); failures come back as plain words, never as exceptions."""
     try:
-        with Store(job.store_path) as store:
+        try:
+            store = Store(job.store_path)
+        except StoreReadOnlyError:
+            # A file or folder that cannot be written still gives its vectors.
+            store = Store(job.store_path, read_only=True)
+        with store:
             summary = export(
                 store,
                 job.items,

@@ -45,6 +45,7 @@ def job_to_json(config: RunConfig, items: tuple[RunItem, ...], store_path: Path)
         "timeout": config.timeout,
         "max_attempts": config.max_attempts,
         "seed": config.seed,
+        "backoff_base": config.backoff_base,
         "store_path": str(store_path),
         "items": [
             {
@@ -77,6 +78,7 @@ def job_from_json(line: bytes) -> tuple[RunConfig, tuple[RunItem, ...], Path]:
         timeout=job["timeout"],
         max_attempts=job["max_attempts"],
         seed=job["seed"],
+        backoff_base=job["backoff_base"],
     )
     items = tuple(
         RunItem(_probe(item["probe"]), item["sha256"], item["input_bytes"]) for item in job["items"]

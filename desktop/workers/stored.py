@@ -38,7 +38,8 @@ def find_stored(query: StoredQuery) -> Work:
         if cancelled.is_set():
             return set()
         try:
-            with Store(query.store_path) as store:
+            # Read-only: a lookup never writes, and works on a file that cannot be written.
+            with Store(query.store_path, read_only=True) as store:
                 missing = {key.sha256 for key in store.missing(keys)}
         except StoreError:
             return set()
