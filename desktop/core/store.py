@@ -772,6 +772,14 @@ class Store:
                 f" {_BUSY_TIMEOUT_SECONDS:.0f} s."
             )
         if name.startswith("SQLITE_CANTOPEN"):
+            folder = self._path.parent
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                # SQLite keeps two files beside a store in WAL mode and cannot make them.
+                return StoreReadOnlyError(
+                    f"The folder {folder} holding the result store is read-only, so results"
+                    f" cannot be saved. Make it writable, or set {DATA_DIR_ENV} to a writable"
+                    " folder."
+                )
             return StoreError(
                 f"Cannot open the result store {self._path}: check that the file and its"
                 " folder exist and can be written."
