@@ -11,9 +11,11 @@ from typing import Final
 
 from PIL import Image
 
-#: Reading a header (no pixels decoded).
+#: Reading a header (no pixels decoded). RuntimeError is what Pillow's AVIF (libavif) plugin
+#: raises for a damaged file ("Failed to decode image: ...").
 HEADER_ERRORS: Final = (
     OSError,
+    RuntimeError,
     ValueError,
     SyntaxError,
     EOFError,
