@@ -68,6 +68,8 @@ class SessionItem:
     prepare_error: dict[bool, Finding] = field(default_factory=dict)
     embedded: bool = False
     run_error: str = ""
+    # Kept with the findings: the plan asks for it several times per item on every refresh.
+    _status: Status | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -77,7 +79,12 @@ class SessionItem:
     @property
     def status(self) -> Status | None:
         """ok / warning / error under the current settings; ``None`` while still reading."""
-        return None if self.probe is None else status_of(self.findings)
+        return self._status
+
+    def judged(self, findings: list[Finding]) -> None:
+        """Record every finding under the current settings (and so the item's status)."""
+        self.findings = findings
+        self._status = status_of(findings)
 
 
 def passthrough_sent(probe: Probe) -> Sent:
@@ -212,7 +219,7 @@ class Session:
         if error is not None:
             findings.append(error)
         item = self.items[index]
-        item.findings = findings
+        item.judged(findings)
         if (
             probe.ok
             and status_of(findings) is not Status.ERROR

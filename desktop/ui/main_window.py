@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self._restore()
+        self._shut_down = False
         self._stored_timer = QTimer(self)
         self._stored_timer.setSingleShot(True)
         self._stored_timer.setInterval(150)
@@ -511,6 +512,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _look_up_stored(self) -> None:
+        if self._shut_down:
+            return
         session = self.controller.session
         shas = [s.sha256 for n in session.sendable() if (s := session.sent_of(n)) is not None]
         query = stored_query(self.store_path, session.settings, self.endpoint.url, shas)
@@ -626,6 +629,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Cancel all work and wait for it; stop the emulator (idempotent)."""
+        # Cancelling the run below restarts the look-up timer; no look-up may start after this.
+        self._shut_down = True
         self._stored_timer.stop()
         self.run_panel.shutdown()
         self.controller.shutdown()

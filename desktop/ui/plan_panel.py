@@ -6,6 +6,7 @@ per burst of changes (a short timer gathers them).
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
@@ -30,6 +31,9 @@ from desktop.ui.rule_help import RuleHelpDialog, show_rule_help
 
 #: How long the panel waits for more changes before it plans again, in milliseconds.
 REFRESH_DELAY_MS: Final = 30
+#: The wait is at least this many times the last re-plan's cost, so that with tens of thousands
+#: of images re-planning takes at most a fifth of the window's time while files still arrive.
+REFRESH_COST_RATIO: Final = 4
 NOTHING_TO_SEND: Final = "There is nothing to send yet: add images that can be sent."
 
 
@@ -143,6 +147,7 @@ class PlanPanel(QWidget):
     def refresh(self) -> None:
         """Plan again from the session and show the result."""
         self._timer.stop()
+        started = time.perf_counter()
         session = self.session
         spec = session.settings.spec
         requests = session.plan()
@@ -162,6 +167,8 @@ class PlanPanel(QWidget):
             )
         self.inspect_button.setEnabled(bool(requests))
         self._blocking = self._blocking_reason(requests, findings, waiting)
+        cost_ms = (time.perf_counter() - started) * 1000
+        self._timer.setInterval(max(REFRESH_DELAY_MS, round(cost_ms * REFRESH_COST_RATIO)))
         self.refreshed.emit()
 
     def _counts(self) -> tuple[int, int, int]:
