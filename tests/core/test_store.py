@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import array
 import base64
 import contextlib
-import fcntl
 import hashlib
 import os
 import sqlite3
@@ -31,6 +29,7 @@ from desktop.core.store import (
     VectorKey,
     normalize_endpoint,
 )
+from tests.read_only import read_only
 
 MODEL = "embed-v4.0"
 INPUT_TYPE = "search_document"
@@ -507,41 +506,6 @@ def test_a_store_from_a_newer_app_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="newer Embed Studio"):
         Store(path)
-
-
-_FS_IOC_GETFLAGS = 0x80086601
-_FS_IOC_SETFLAGS = 0x40086602
-_FS_IMMUTABLE_FL = 0x10
-
-
-def _set_immutable(path: Path, on: bool) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        flags = array.array("l", [0])
-        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags)
-        flags[0] = flags[0] | _FS_IMMUTABLE_FL if on else flags[0] & ~_FS_IMMUTABLE_FL
-        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """Make *path* read-only, for root too (which ignores permission bits)."""
-    path.chmod(0o444)
-    immutable = False
-    try:
-        if os.geteuid() == 0:
-            try:
-                _set_immutable(path, True)
-            except OSError as exc:
-                pytest.skip(f"root cannot make a file read-only here (immutable flag: {exc})")
-            immutable = True
-        yield
-    finally:
-        if immutable:
-            _set_immutable(path, False)
-        path.chmod(0o644)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="uses Linux file attributes for root")

@@ -10,13 +10,8 @@ the root case is skipped with the reason.
 
 from __future__ import annotations
 
-import array
-import contextlib
 import csv
-import fcntl
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -35,6 +30,7 @@ from desktop.core.store import (
 )
 from desktop.emulator import Emulator
 from desktop.workers.exporting import ExportJob, write_export
+from tests.read_only import read_only
 from tests.reliability.support import (
     a_few_photos,
     assert_plain,
@@ -47,42 +43,6 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="uses Linux file
 
 ENDPOINT: Final = "http://127.0.0.1:9"
 DIM: Final = 256
-_FS_IOC_GETFLAGS: Final = 0x80086601
-_FS_IOC_SETFLAGS: Final = 0x40086602
-_FS_IMMUTABLE_FL: Final = 0x10
-
-
-def _set_immutable(path: Path, on: bool) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        flags = array.array("l", [0])
-        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags)
-        flags[0] = flags[0] | _FS_IMMUTABLE_FL if on else flags[0] & ~_FS_IMMUTABLE_FL
-        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, flags)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """Make *path* (a file or a folder) read-only, for root too."""
-    mode = path.stat().st_mode & 0o777
-    path.chmod(0o555 if path.is_dir() else 0o444)
-    immutable = False
-    try:
-        if os.geteuid() == 0:
-            try:
-                _set_immutable(path, True)
-            except OSError as exc:
-                pytest.skip(
-                    f"as root, only the immutable flag stops writes, and it is refused: {exc}"
-                )
-            immutable = True
-        yield
-    finally:
-        if immutable:
-            _set_immutable(path, False)
-        path.chmod(mode)
 
 
 def rows(count: int) -> list[EmbeddingRow]:
