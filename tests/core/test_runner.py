@@ -32,6 +32,7 @@ from desktop.core.store import Store, VectorKey
 from desktop.emulator import Emulator, Fault, FaultKind, RequestRecord, expected_vector
 from tests.conftest import TEST_KEY
 from tests.imagegen import corrupt_data_png, photo_folder
+from tests.run_events import Recorder
 
 EMBED = "/v2/embed"
 E = TypeVar("E")
@@ -47,22 +48,6 @@ def emulator() -> Iterator[Emulator]:
 def store(store_path: Path) -> Iterator[Store]:
     with Store(store_path) as s:
         yield s
-
-
-class Recorder:
-    """Collects run events from worker threads."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, kind: type[E]) -> list[E]:
-        with self._lock:
-            return [e for e in self.events if isinstance(e, kind)]
 
 
 def run_once(

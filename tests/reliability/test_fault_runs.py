@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from desktop.core.assess import Assessment, assess
 from desktop.core.endpoint import parse_endpoint
 from desktop.core.export import ExportSettings, export
 from desktop.core.models import RateLimit, Settings
-from desktop.core.runner import Event, ItemsEmbedded, Retrying, RunConfig, Runner, RunResult
+from desktop.core.runner import ItemsEmbedded, Retrying, RunConfig, Runner, RunResult
 from desktop.core.store import Store
 from desktop.emulator import Emulator, Fault, FaultKind, FaultPlan, FaultSettings, Outcome
 from tests.conftest import TEST_KEY
@@ -50,6 +49,7 @@ from tests.reliability.support import (
     unsendable_files,
     vectors_per_embedding,
 )
+from tests.run_events import Recorder
 
 LONG_ENV: Final = "EMBED_STUDIO_LONG"
 LONG: Final = os.environ.get(LONG_ENV) == "1"
@@ -80,32 +80,16 @@ def twenty_percent_faults(seed: int) -> FaultSettings:
     )
 
 
-class Recorder:
-    """Collects the runner's events from its worker threads."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        with self._lock:
-            self.events.append(event)
+class FaultRecorder(Recorder):
+    """The run's events, with the counts the fault runs check."""
 
     def embedded(self) -> Counter[str]:
         """How many times each image was reported embedded."""
-        with self._lock:
-            return Counter(
-                sha for e in self.events if isinstance(e, ItemsEmbedded) for sha in e.sha256s
-            )
+        return Counter(sha for e in self.of(ItemsEmbedded) for sha in e.sha256s)
 
     def client_timeouts(self) -> int:
         """Attempts the client gave up on for want of an answer."""
-        with self._lock:
-            return sum(
-                1
-                for e in self.events
-                if isinstance(e, Retrying) and e.message.startswith(TIMEOUT_WORDS)
-            )
+        return sum(1 for e in self.of(Retrying) if e.message.startswith(TIMEOUT_WORDS))
 
 
 @dataclass
@@ -176,7 +160,7 @@ def fault_run(
         backoff_base=0.02,
         seed=7,
     )
-    recorder = Recorder()
+    recorder = FaultRecorder()
     store_path = tmp_path / "store.sqlite3"
     started = time.monotonic()
     with Store(store_path) as store:
@@ -205,7 +189,7 @@ def fault_run(
 
 
 def check_billing(
-    emulator: Emulator, outcome: RunResult, recorder: Recorder, sendable: set[str]
+    emulator: Emulator, outcome: RunResult, recorder: FaultRecorder, sendable: set[str]
 ) -> Figures:
     """Every image billed once for its stored answer, and again only for a lost answer."""
     records = [r for r in emulator.requests if r.path == EMBED_PATH]
